@@ -1,0 +1,1 @@
+"""Subcommands of ``ppt-mocap``: one module each, discovered by :mod:`app.cli`."""

@@ -1,0 +1,1 @@
+"""Benchmark jobs behind ``ppt-mocap bench``: one module each (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""
