@@ -1,0 +1,239 @@
+"""Triangulation of image points seen by a calibrated rig: vectorised, confidence-weighted, robust.
+
+All functions work on every point at once (no per-point Python loop): ``points_2d`` (C, N, 2) pixels,
+``confidence`` (C, N) in [0, 1]; a missing observation is NaN or has confidence <= ``min_confidence``.
+Points seen by fewer than two valid views come out NaN.
+
+Method: points are undistorted to ideal normalised coordinates, then a confidence-weighted DLT solves
+``w_c * (x_c * p3 - p1) . X = 0``, ``w_c * (y_c * p3 - p2) . X = 0`` for every camera ``c`` (rows scaled by the
+focal length, i.e. the pixel-space DLT of Pose2Sim and aniposelib), via the smallest eigenvector of the
+4x4 normal matrix per point. Outlier views (a wrong person, a left/right swap) are removed by iterative
+worst-view rejection or by RANSAC over view pairs; an optional batched Gauss-Newton refinement then
+minimises the weighted reprojection error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.geometry.camera import CameraRig
+
+
+@dataclass(frozen=True)
+class TriangulationResult:
+    """Output of :func:`triangulate`.
+
+    Attributes:
+        points_3d: world points (N, 3) in the rig's unit; NaN where fewer than two views were valid.
+        reprojection_error: mean pixel distance over the views used, (N,); NaN where no 3D point.
+        views_used: which views contributed to each point, (C, N) bool.
+    """
+
+    points_3d: np.ndarray
+    reprojection_error: np.ndarray
+    views_used: np.ndarray
+
+    @property
+    def num_views(self) -> np.ndarray:
+        """Number of views used per point, (N,)."""
+        return self.views_used.sum(axis=0)
+
+
+def _check_inputs(rig: CameraRig, points_2d, confidence) -> tuple[np.ndarray, np.ndarray]:
+    pts = rig.check_points_2d(points_2d)
+    C, N, _ = pts.shape
+    if confidence is None:
+        conf = np.ones((C, N))
+    else:
+        conf = np.asarray(confidence, dtype=np.float64)
+        if conf.shape != (C, N):
+            raise ValueError(f"confidence: expected shape (C, N) = {(C, N)} to match points_2d, got {conf.shape}")
+    return pts, conf
+
+
+def _dlt_rows(rig: CameraRig, normalized: np.ndarray) -> np.ndarray:
+    """Unweighted DLT rows per camera and point, (C, N, 2, 4), from ideal normalised coordinates."""
+    E = np.stack([c.extrinsic_matrix for c in rig.cameras])  # (C, 3, 4)
+    f = np.stack([[c.K[0, 0], c.K[1, 1]] for c in rig.cameras])  # (C, 2)
+    x = normalized[..., 0:1]  # (C, N, 1)
+    y = normalized[..., 1:2]
+    row_x = x * E[:, None, 2, :] - E[:, None, 0, :]  # (C, N, 4)
+    row_y = y * E[:, None, 2, :] - E[:, None, 1, :]
+    return np.stack([row_x * f[:, None, 0:1], row_y * f[:, None, 1:2]], axis=2)
+
+
+def _solve_dlt(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted DLT. rows (C, N, 2, 4), weights (C, N) -> homogeneous solution (N, 3); NaN if < 2 views."""
+    w = np.where(np.isfinite(rows).all(axis=(2, 3)), weights, 0.0)
+    rows = np.nan_to_num(rows) * w[..., None, None]
+    # Normal matrix per point: sum over cameras and both rows of r r^T -> (N, 4, 4).
+    A = np.einsum("cnki,cnkj->nij", rows, rows)
+    scale = np.maximum(np.abs(A).max(axis=(1, 2)), 1e-300)[:, None, None]
+    _, vecs = np.linalg.eigh(A / scale)
+    X = vecs[:, :, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pts = X[:, :3] / X[:, 3:4]
+    pts[(w > 0).sum(axis=0) < 2] = np.nan
+    return pts
+
+
+def reprojection_errors(rig: CameraRig, points_3d: np.ndarray, points_2d: np.ndarray) -> np.ndarray:
+    """Pixel distance between ``points_2d`` (C, N, 2) and the projection of ``points_3d`` (N, 3): (C, N)."""
+    projected = rig.project(points_3d)
+    return np.linalg.norm(projected - points_2d, axis=-1)
+
+
+def _refine(rig: CameraRig, points_3d: np.ndarray, normalized: np.ndarray, weights: np.ndarray,
+            iterations: int = 10) -> np.ndarray:
+    """Batched Gauss-Newton on the weighted reprojection error in ideal (undistorted) pixel units."""
+    X = points_3d.copy()
+    ok = np.isfinite(X).all(axis=1)
+    if not ok.any():
+        return X
+    R = np.stack([c.R for c in rig.cameras])  # (C, 3, 3)
+    t = np.stack([c.t for c in rig.cameras])  # (C, 3)
+    f = np.stack([[c.K[0, 0], c.K[1, 1]] for c in rig.cameras])  # (C, 2)
+    obs = np.nan_to_num(normalized[:, ok])  # (C, M, 2)
+    w = np.where(np.isfinite(normalized[:, ok]).all(axis=-1), weights[:, ok], 0.0)  # (C, M)
+    Xm = X[ok]
+    for _ in range(iterations):
+        P = np.einsum("cij,mj->cmi", R, Xm) + t[:, None, :]  # (C, M, 3)
+        z = np.where(np.abs(P[..., 2]) > 1e-12, P[..., 2], 1e-12)
+        proj = P[..., :2] / z[..., None]
+        r = (proj - obs) * f[:, None, :] * w[..., None]  # (C, M, 2)
+        # d proj / d P = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; d P / d X = R.
+        dproj = np.zeros(P.shape[:2] + (2, 3))
+        dproj[..., 0, 0] = 1 / z
+        dproj[..., 1, 1] = 1 / z
+        dproj[..., 0, 2] = -P[..., 0] / z**2
+        dproj[..., 1, 2] = -P[..., 1] / z**2
+        J = np.einsum("cmij,cjk->cmik", dproj, R) * (f[:, None, :, None] * w[..., None, None])  # (C, M, 2, 3)
+        H = np.einsum("cmki,cmkj->mij", J, J) + 1e-9 * np.eye(3)
+        g = np.einsum("cmki,cmk->mi", J, r)
+        step = np.linalg.solve(H, g[..., None])[..., 0]
+        Xm = Xm - step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    X[ok] = Xm
+    return X
+
+
+def _ransac_pairs(rows: np.ndarray, valid: np.ndarray, weights: np.ndarray, rig: CameraRig,
+                  points_2d: np.ndarray, threshold_px: float) -> np.ndarray:
+    """Choose inlier views by consensus over all view pairs. Returns the inlier mask (C, N)."""
+    C, N = valid.shape
+    best_count = np.full(N, -1)
+    best_err = np.full(N, np.inf)
+    best_mask = valid.copy()
+    for a in range(C):
+        for b in range(a + 1, C):
+            pair_w = np.zeros_like(weights)
+            pair_w[a], pair_w[b] = weights[a], weights[b]
+            pair_ok = valid[a] & valid[b]
+            if not pair_ok.any():
+                continue
+            X = _solve_dlt(rows, np.where(valid, pair_w, 0.0))
+            err = reprojection_errors(rig, X, points_2d)
+            inliers = valid & (err < threshold_px) & pair_ok[None]
+            count = inliers.sum(axis=0)
+            mean_err = np.where(count > 0, np.where(inliers, err, 0).sum(axis=0) / np.maximum(count, 1), np.inf)
+            better = (count > best_count) | ((count == best_count) & (mean_err < best_err))
+            better &= pair_ok
+            best_count = np.where(better, count, best_count)
+            best_err = np.where(better, mean_err, best_err)
+            best_mask[:, better] = inliers[:, better]
+    # Points where no pair agreed keep all their valid views.
+    none = best_count < 2
+    best_mask[:, none] = valid[:, none]
+    return best_mask
+
+
+def triangulate(
+    rig: CameraRig,
+    points_2d: np.ndarray,
+    confidence: np.ndarray | None = None,
+    *,
+    min_confidence: float = 0.0,
+    outliers: str | None = "worst-view",
+    threshold_px: float = 20.0,
+    min_views: int = 2,
+    refine: bool = False,
+) -> TriangulationResult:
+    """Triangulate (C, N, 2) pixels into (N, 3) world points.
+
+    Args:
+        rig: the calibrated cameras (C of them, in the order of ``points_2d``).
+        points_2d: pixels (C, N, 2); NaN marks a missing observation.
+        confidence: per-observation weights (C, N); ``None`` means all 1. Observations with confidence
+            ``<= min_confidence`` are ignored.
+        outliers: ``None`` (use every valid view), ``"worst-view"`` (drop the view with the largest
+            reprojection error while it exceeds ``threshold_px`` and more than ``min_views`` remain) or
+            ``"ransac"`` (consensus over all view pairs, inliers within ``threshold_px``).
+        threshold_px: reprojection error (pixels) above which a view counts as an outlier.
+        min_views: fewest views a point may be triangulated from (at least 2).
+        refine: minimise the weighted reprojection error with Gauss-Newton after the DLT.
+    """
+    if outliers not in (None, "none", "worst-view", "ransac"):
+        raise ValueError(f"outliers must be None, 'worst-view' or 'ransac', got {outliers!r}")
+    if min_views < 2:
+        raise ValueError(f"min_views must be at least 2, got {min_views}")
+    pts, conf = _check_inputs(rig, points_2d, confidence)
+    normalized = rig.undistort_normalized(pts)
+    rows = _dlt_rows(rig, normalized)
+    valid = np.isfinite(normalized).all(axis=-1) & np.isfinite(conf) & (conf > min_confidence)
+    weights = np.where(valid, np.nan_to_num(conf), 0.0)
+
+    if outliers == "ransac" and len(rig) > 2:
+        valid = _ransac_pairs(rows, valid, weights, rig, pts, threshold_px)
+    X = _solve_dlt(rows, np.where(valid, weights, 0.0))
+    if outliers == "worst-view" and len(rig) > 2:
+        for _ in range(len(rig) - min_views):
+            err = np.where(valid, reprojection_errors(rig, X, pts), -np.inf)
+            worst = np.argmax(err, axis=0)
+            worst_err = err[worst, np.arange(err.shape[1])]
+            drop = (worst_err > threshold_px) & (valid.sum(axis=0) > min_views)
+            if not drop.any():
+                break
+            valid[worst[drop], np.nonzero(drop)[0]] = False
+            X[drop] = _solve_dlt(rows[:, drop], np.where(valid[:, drop], weights[:, drop], 0.0))
+    if refine:
+        X = _refine(rig, X, normalized, np.where(valid, weights, 0.0))
+    X[valid.sum(axis=0) < min_views] = np.nan
+    errors = reprojection_errors(rig, X, pts)
+    used = valid & np.isfinite(X).all(axis=1)[None]
+    with np.errstate(invalid="ignore"):
+        mean_err = np.where(used, errors, 0).sum(axis=0) / used.sum(axis=0)
+    mean_err[~np.isfinite(X).all(axis=1)] = np.nan
+    return TriangulationResult(points_3d=X, reprojection_error=mean_err, views_used=used)
+
+
+def triangulate_sequence(
+    rig: CameraRig,
+    points_2d: np.ndarray,
+    confidence: np.ndarray | None = None,
+    **kwargs,
+) -> TriangulationResult:
+    """Triangulate a sequence: ``points_2d`` (T, C, J, 2), ``confidence`` (T, C, J) -> points (T, J, 3).
+
+    Frames are flattened into one batch, so this is as fast as one call on T*J points. The result's
+    ``reprojection_error`` is (T, J) and ``views_used`` (T, C, J).
+    """
+    arr = np.asarray(points_2d, dtype=np.float64)
+    if arr.ndim != 4 or arr.shape[-1] != 2:
+        raise ValueError(f"points_2d: expected shape (T, C, J, 2), got {arr.shape}")
+    T, C, J, _ = arr.shape
+    flat = arr.transpose(1, 0, 2, 3).reshape(C, T * J, 2)
+    flat_conf = None
+    if confidence is not None:
+        conf = np.asarray(confidence, dtype=np.float64)
+        if conf.shape != (T, C, J):
+            raise ValueError(f"confidence: expected shape (T, C, J) = {(T, C, J)}, got {conf.shape}")
+        flat_conf = conf.transpose(1, 0, 2).reshape(C, T * J)
+    res = triangulate(rig, flat, flat_conf, **kwargs)
+    return TriangulationResult(
+        points_3d=res.points_3d.reshape(T, J, 3),
+        reprojection_error=res.reprojection_error.reshape(T, J),
+        views_used=res.views_used.reshape(C, T, J).transpose(1, 0, 2),
+    )
