@@ -186,7 +186,10 @@ class Camera:
     def world_to_camera(self, points: np.ndarray) -> np.ndarray:
         """World points (N, 3) -> camera-frame points (N, 3)."""
         points = _as_points(points, 3, f"camera {self.name!r} world_to_camera")
-        return points @ self.R.T + self.t
+        R, t = self.R, self.t
+        x, y, z = points[:, 0], points[:, 1], points[:, 2]
+        # Element-wise rather than a (N, 3) @ (3, 3) product: several times faster for large N.
+        return np.stack([R[i, 0] * x + R[i, 1] * y + R[i, 2] * z + t[i] for i in range(3)], axis=1)
 
     def distort(self, normalized: np.ndarray) -> np.ndarray:
         """Ideal normalised coordinates (N, 2) (``x/z, y/z``) -> distorted normalised coordinates (N, 2)."""
@@ -265,7 +268,10 @@ class Camera:
         x = xd.copy()
         for _ in range(iterations):
             # x_{k+1} = x_k - (distort(x_k) - x_d): converges for the mild distortions of real lenses.
-            x = x - (self.distort(x) - xd)
+            step = self.distort(x) - xd
+            x = x - step
+            if not np.nanmax(np.abs(step), initial=0.0) > 1e-15:
+                break
         return x
 
     def undistort_points(self, pixels: np.ndarray) -> np.ndarray:

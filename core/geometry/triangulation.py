@@ -54,28 +54,83 @@ def _check_inputs(rig: CameraRig, points_2d, confidence) -> tuple[np.ndarray, np
 
 
 def _dlt_rows(rig: CameraRig, normalized: np.ndarray) -> np.ndarray:
-    """Unweighted DLT rows per camera and point, (C, N, 2, 4), from ideal normalised coordinates."""
+    """Unweighted DLT rows, laid out (4, C, 2, N): component, camera, x/y row, point.
+
+    From ideal normalised coordinates (C, N, 2); rows of missing observations are 0. Each row is scaled
+    by the focal length so the system equals the pixel-space DLT.
+    """
     E = np.stack([c.extrinsic_matrix for c in rig.cameras])  # (C, 3, 4)
     f = np.stack([[c.K[0, 0], c.K[1, 1]] for c in rig.cameras])  # (C, 2)
-    x = normalized[..., 0:1]  # (C, N, 1)
-    y = normalized[..., 1:2]
-    row_x = x * E[:, None, 2, :] - E[:, None, 0, :]  # (C, N, 4)
-    row_y = y * E[:, None, 2, :] - E[:, None, 1, :]
-    return np.stack([row_x * f[:, None, 0:1], row_y * f[:, None, 1:2]], axis=2)
+    xy = np.nan_to_num(normalized).transpose(2, 0, 1)  # (2, C, N)
+    rows = np.empty((4, len(E), 2, normalized.shape[1]))
+    for k in range(2):  # k = 0: x row uses E[:, 0]; k = 1: y row uses E[:, 1]
+        rows[:, :, k, :] = f[None, :, k, None] * (
+            xy[k][None] * E[:, 2, :].T[:, :, None] - E[:, k, :].T[:, :, None])
+    return rows
 
 
-def _solve_dlt(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted DLT. rows (C, N, 2, 4), weights (C, N) -> homogeneous solution (N, 3); NaN if < 2 views."""
-    w = np.where(np.isfinite(rows).all(axis=(2, 3)), weights, 0.0)
-    rows = np.nan_to_num(rows) * w[..., None, None]
-    # Normal matrix per point: sum over cameras and both rows of r r^T -> (N, 4, 4).
-    A = np.einsum("cnki,cnkj->nij", rows, rows)
-    scale = np.maximum(np.abs(A).max(axis=(1, 2)), 1e-300)[:, None, None]
-    _, vecs = np.linalg.eigh(A / scale)
-    X = vecs[:, :, 0]
+def _adjugate_4x4(A: np.ndarray) -> np.ndarray:
+    """Adjugate (det(A) * inverse(A), defined for singular A too) of (4, 4, N) matrices, element-wise."""
+    a = A
+    s0 = a[0][0] * a[1][1] - a[1][0] * a[0][1]
+    s1 = a[0][0] * a[1][2] - a[1][0] * a[0][2]
+    s2 = a[0][0] * a[1][3] - a[1][0] * a[0][3]
+    s3 = a[0][1] * a[1][2] - a[1][1] * a[0][2]
+    s4 = a[0][1] * a[1][3] - a[1][1] * a[0][3]
+    s5 = a[0][2] * a[1][3] - a[1][2] * a[0][3]
+    c5 = a[2][2] * a[3][3] - a[3][2] * a[2][3]
+    c4 = a[2][1] * a[3][3] - a[3][1] * a[2][3]
+    c3 = a[2][1] * a[3][2] - a[3][1] * a[2][2]
+    c2 = a[2][0] * a[3][3] - a[3][0] * a[2][3]
+    c1 = a[2][0] * a[3][2] - a[3][0] * a[2][2]
+    c0 = a[2][0] * a[3][1] - a[3][0] * a[2][1]
+    B = np.empty_like(A)
+    B[0, 0] = a[1][1] * c5 - a[1][2] * c4 + a[1][3] * c3
+    B[0, 1] = -a[0][1] * c5 + a[0][2] * c4 - a[0][3] * c3
+    B[0, 2] = a[3][1] * s5 - a[3][2] * s4 + a[3][3] * s3
+    B[0, 3] = -a[2][1] * s5 + a[2][2] * s4 - a[2][3] * s3
+    B[1, 0] = -a[1][0] * c5 + a[1][2] * c2 - a[1][3] * c1
+    B[1, 1] = a[0][0] * c5 - a[0][2] * c2 + a[0][3] * c1
+    B[1, 2] = -a[3][0] * s5 + a[3][2] * s2 - a[3][3] * s1
+    B[1, 3] = a[2][0] * s5 - a[2][2] * s2 + a[2][3] * s1
+    B[2, 0] = a[1][0] * c4 - a[1][1] * c2 + a[1][3] * c0
+    B[2, 1] = -a[0][0] * c4 + a[0][1] * c2 - a[0][3] * c0
+    B[2, 2] = a[3][0] * s4 - a[3][1] * s2 + a[3][3] * s0
+    B[2, 3] = -a[2][0] * s4 + a[2][1] * s2 - a[2][3] * s0
+    B[3, 0] = -a[1][0] * c3 + a[1][1] * c1 - a[1][2] * c0
+    B[3, 1] = a[0][0] * c3 - a[0][1] * c1 + a[0][2] * c0
+    B[3, 2] = -a[3][0] * s3 + a[3][1] * s1 - a[3][2] * s0
+    B[3, 3] = a[2][0] * s3 - a[2][1] * s1 + a[2][2] * s0
+    return B
+
+
+def _solve_dlt(rows: np.ndarray, weights: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """Weighted DLT. rows (4, C, 2, N), weights (C, N) (0 = unused) -> (N, 3); NaN where < 2 views.
+
+    The solution is the eigenvector of the smallest eigenvalue of the 4x4 normal matrix ``A = M^T M`` of
+    each point (what one SVD of ``M`` gives). It is the dominant eigenvector of ``adj(A)`` (which is
+    ``det(A) A^-1``, and exactly rank one with that vector when the rays meet), so a few batched power
+    iterations on the adjugate find it with element-wise arithmetic only.
+    """
+    N = rows.shape[-1]
+    r = (rows * weights[None, :, None, :]).reshape(4, -1, N)  # (4, 2C, N)
+    A = np.empty((4, 4, N))
+    for i in range(4):
+        for j in range(i, 4):
+            A[i, j] = A[j, i] = np.einsum("kn,kn->n", r[i], r[j])
+    scale = A[0, 0] + A[1, 1] + A[2, 2] + A[3, 3]
+    A /= np.where(scale > 0, scale, 1.0)
+    B = _adjugate_4x4(A)
+    # Start from the adjugate's column with the largest diagonal entry (parallel to the answer if rank one).
+    k = np.argmax(np.abs(np.stack([B[i, i] for i in range(4)])), axis=0)
+    v = B[:, k, np.arange(N)]  # (4, N)
+    for _ in range(iterations):
+        v = v / np.maximum(np.sqrt((v * v).sum(axis=0)), 1e-300)
+        v = np.einsum("ijn,jn->in", B, v)
+    v = v.T
     with np.errstate(invalid="ignore", divide="ignore"):
-        pts = X[:, :3] / X[:, 3:4]
-    pts[(w > 0).sum(axis=0) < 2] = np.nan
+        pts = v[:, :3] / v[:, 3:4]
+    pts[(weights > 0).sum(axis=0) < 2] = np.nan
     return pts
 
 
@@ -197,7 +252,7 @@ def triangulate(
             if not drop.any():
                 break
             valid[worst[drop], np.nonzero(drop)[0]] = False
-            X[drop] = _solve_dlt(rows[:, drop], np.where(valid[:, drop], weights[:, drop], 0.0))
+            X[drop] = _solve_dlt(rows[..., drop], np.where(valid[:, drop], weights[:, drop], 0.0))
     if refine:
         X = _refine(rig, X, normalized, np.where(valid, weights, 0.0))
     X[valid.sum(axis=0) < min_views] = np.nan

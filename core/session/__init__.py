@@ -1,0 +1,1 @@
+"""Session folders, recorded results, keypoint files and exporters."""
