@@ -138,6 +138,7 @@ class Camera:
         target: np.ndarray,
         up: np.ndarray = (0.0, 0.0, 1.0),
         dist: np.ndarray | None = None,
+        distortion_model: str = "opencv",
     ) -> "Camera":
         """Camera at ``position`` looking at ``target`` with the image's up roughly along ``up`` (world)."""
         position = np.asarray(position, dtype=np.float64)
@@ -149,7 +150,9 @@ class Camera:
         x /= np.linalg.norm(x)
         y = np.cross(z, x)
         R = np.stack([x, y, z])
-        return cls(name=name, size=size, K=K, dist=np.zeros(5) if dist is None else dist, R=R, t=-R @ position)
+        if dist is None:
+            dist = np.zeros(4 if distortion_model == "fisheye" else 5)
+        return cls(name=name, size=size, K=K, dist=dist, R=R, t=-R @ position, distortion_model=distortion_model)
 
     def with_(self, **changes) -> "Camera":
         """A copy with some fields replaced."""
@@ -396,11 +399,14 @@ class CameraRig:
 
     # Files ---------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path, units: str | None = None) -> "CameraRig":
-        """Load a calibration file; the format is chosen from the file (see :mod:`core.geometry.calibration_io`)."""
+    def load(cls, path, units: str | None = None, **options) -> "CameraRig":
+        """Load a calibration file; the format is chosen from the file (see :func:`core.geometry.load_rig`).
+
+        ``units`` converts to "m" or "mm"; ``options`` are format-specific (``camera_type``, ``subject``).
+        """
         from core.geometry.calibration_io import load_rig
 
-        return load_rig(path, units=units)
+        return load_rig(path, units=units, **options)
 
     def save(self, path) -> None:
         """Write the Anipose / Pose2Sim TOML layout (zero-padded ``[cam_00]`` sections, ``[metadata]``)."""

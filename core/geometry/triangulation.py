@@ -205,6 +205,38 @@ def _ransac_pairs(rows: np.ndarray, valid: np.ndarray, weights: np.ndarray, rig:
     return best_mask
 
 
+def _drop_worst_views(rig, rows, pts, X, valid, weights, threshold_px, min_views):
+    """Iteratively remove, per point, the view whose removal best explains the others (leave-one-out).
+
+    A point is revisited while its largest reprojection error exceeds ``threshold_px`` and more than
+    ``min_views`` views remain. Returns the updated points (N, 3) and view mask (C, N).
+    """
+    C = len(rig)
+    for _ in range(C - min_views):
+        err = np.where(valid, reprojection_errors(rig, X, pts), -np.inf)
+        todo = np.nonzero((err.max(axis=0) > threshold_px) & (valid.sum(axis=0) > min_views))[0]
+        if todo.size == 0:
+            break
+        sub_rows, sub_pts, sub_valid = rows[..., todo], pts[:, todo], valid[:, todo]
+        sub_w = np.where(sub_valid, weights[:, todo], 0.0)
+        best_score = np.full(todo.size, np.inf)
+        best_view = np.zeros(todo.size, dtype=int)
+        for c in range(C):
+            w = sub_w.copy()
+            w[c] = 0.0
+            Xc = _solve_dlt(sub_rows, w)
+            e = reprojection_errors(rig, Xc, sub_pts)
+            keep = sub_valid.copy()
+            keep[c] = False
+            score = np.where(keep, e, 0).sum(axis=0) / np.maximum(keep.sum(axis=0), 1)
+            score = np.where(sub_valid[c] & np.isfinite(score), score, np.inf)
+            better = score < best_score
+            best_score[better], best_view[better] = score[better], c
+        valid[best_view, todo] = False
+        X[todo] = _solve_dlt(rows[..., todo], np.where(valid[:, todo], weights[:, todo], 0.0))
+    return X, valid
+
+
 def triangulate(
     rig: CameraRig,
     points_2d: np.ndarray,
@@ -223,8 +255,9 @@ def triangulate(
         points_2d: pixels (C, N, 2); NaN marks a missing observation.
         confidence: per-observation weights (C, N); ``None`` means all 1. Observations with confidence
             ``<= min_confidence`` are ignored.
-        outliers: ``None`` (use every valid view), ``"worst-view"`` (drop the view with the largest
-            reprojection error while it exceeds ``threshold_px`` and more than ``min_views`` remain) or
+        outliers: ``None`` (use every valid view), ``"worst-view"`` (while a view's reprojection error
+            exceeds ``threshold_px`` and more than ``min_views`` remain, drop the view whose removal leaves
+            the smallest error on the others) or
             ``"ransac"`` (consensus over all view pairs, inliers within ``threshold_px``).
         threshold_px: reprojection error (pixels) above which a view counts as an outlier.
         min_views: fewest views a point may be triangulated from (at least 2).
@@ -244,15 +277,7 @@ def triangulate(
         valid = _ransac_pairs(rows, valid, weights, rig, pts, threshold_px)
     X = _solve_dlt(rows, np.where(valid, weights, 0.0))
     if outliers == "worst-view" and len(rig) > 2:
-        for _ in range(len(rig) - min_views):
-            err = np.where(valid, reprojection_errors(rig, X, pts), -np.inf)
-            worst = np.argmax(err, axis=0)
-            worst_err = err[worst, np.arange(err.shape[1])]
-            drop = (worst_err > threshold_px) & (valid.sum(axis=0) > min_views)
-            if not drop.any():
-                break
-            valid[worst[drop], np.nonzero(drop)[0]] = False
-            X[drop] = _solve_dlt(rows[..., drop], np.where(valid[:, drop], weights[:, drop], 0.0))
+        X, valid = _drop_worst_views(rig, rows, pts, X, valid, weights, threshold_px, min_views)
     if refine:
         X = _refine(rig, X, normalized, np.where(valid, weights, 0.0))
     X[valid.sum(axis=0) < min_views] = np.nan
