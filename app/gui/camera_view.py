@@ -1,0 +1,95 @@
+"""One camera's live view: the frame, the 2D skeleton (joint confidence as colour), the kept-token heatmap
+and a status line. Items are created once and updated in place (pyqtgraph's fast path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtWidgets
+
+#: Confidence colour map: red (0) -> yellow (0.5) -> green (1).
+_CONF_CMAP = pg.ColorMap([0.0, 0.5, 1.0], [(220, 40, 40), (240, 200, 40), (40, 200, 80)])
+#: Token heatmap: transparent where nothing was kept, warm colours where the model kept tokens.
+_TOKEN_LUT = np.zeros((256, 4), dtype=np.uint8)
+_TOKEN_LUT[:, 0] = 255
+_TOKEN_LUT[:, 1] = np.linspace(40, 220, 256)
+_TOKEN_LUT[:, 2] = 0
+_TOKEN_LUT[:, 3] = np.linspace(0, 150, 256)
+
+
+class CameraView(QtWidgets.QWidget):
+    """Frame + overlays of one camera. Coordinates are image pixels (x right, y down)."""
+
+    def __init__(self, name: str, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._graphics = pg.GraphicsLayoutWidget()
+        self._graphics.setBackground("k")
+        self._view = self._graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self._view.setMenuEnabled(False)
+        self._image = pg.ImageItem(axisOrder="row-major")
+        self._tokens = pg.ImageItem(axisOrder="row-major")
+        self._tokens.setLookupTable(_TOKEN_LUT)
+        self._tokens.setZValue(1)
+        self._bones = pg.PlotDataItem(connect="pairs", pen=pg.mkPen((255, 255, 255, 200), width=2, antialias=True))
+        self._bones.setZValue(2)
+        self._joints = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k", width=0.5), antialias=True)
+        self._joints.setZValue(3)
+        for item in (self._image, self._tokens, self._bones, self._joints):
+            self._view.addItem(item)
+        self._title = QtWidgets.QLabel(name)
+        self._title.setStyleSheet("font-weight: bold;")
+        self._status = QtWidgets.QLabel("")
+        self._status.setStyleSheet("color: #888;")
+        header = QtWidgets.QHBoxLayout()
+        header.addWidget(self._title)
+        header.addStretch(1)
+        header.addWidget(self._status)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(1)
+        layout.addLayout(header)
+        layout.addWidget(self._graphics, 1)
+        self._size: tuple[int, int] | None = None
+
+    # -- updates (called at display rate) -----------------------------------------------------------
+    def set_frame(self, image: np.ndarray | None) -> None:
+        """Show a (H, W, 3) BGR uint8 (or (H, W) grey) frame; ``None`` blanks the view."""
+        if image is None:
+            self._image.clear()
+            return
+        rgb = image[..., ::-1] if image.ndim == 3 else image
+        self._image.setImage(np.ascontiguousarray(rgb), autoLevels=False, levels=(0, 255))
+        size = (image.shape[1], image.shape[0])
+        if size != self._size:
+            self._size = size
+            self._view.setRange(QtCore.QRectF(0, 0, *size), padding=0)
+
+    def set_pose(self, keypoints: np.ndarray | None, confidence: np.ndarray | None,
+                 bones: tuple[tuple[int, int], ...] = ()) -> None:
+        """Draw joints (J, 2) px coloured by confidence (J,) in [0, 1], and the bones between them."""
+        if keypoints is None:
+            self._joints.clear()
+            self._bones.setData([], [])
+            return
+        kp = np.asarray(keypoints, dtype=float)
+        conf = np.ones(len(kp)) if confidence is None else np.clip(np.nan_to_num(confidence), 0, 1)
+        ok = np.isfinite(kp).all(axis=1)
+        brushes = [pg.mkBrush(c) for c in _CONF_CMAP.map(conf[ok], mode="qcolor")]
+        self._joints.setData(pos=kp[ok], brush=brushes)
+        segments = [kp[[a, b]] for a, b in bones if ok[a] and ok[b]]
+        if segments:
+            seg = np.concatenate(segments)
+            self._bones.setData(seg[:, 0], seg[:, 1])
+        else:
+            self._bones.setData([], [])
+
+    def set_token_mask(self, mask: np.ndarray | None) -> None:
+        """Overlay a (H, W) map in [0, 1] of the image regions the selected pruning stage kept."""
+        if mask is None:
+            self._tokens.clear()
+            return
+        self._tokens.setImage((np.clip(mask, 0, 1) * 255).astype(np.uint8), autoLevels=False, levels=(0, 255))
+
+    def set_status(self, text: str) -> None:
+        self._status.setText(text)
