@@ -1,0 +1,148 @@
+"""Experiment configuration: one TOML file per experiment, checked strictly (unknown keys are named).
+
+    [model]
+    preset = "multiview_ppt_s"      # a core.model preset
+    overrides = { image_size = [128, 128] }   # optional ModelConfig field changes
+    init = ""                       # optional checkpoint to start from (official or ours)
+
+    [data]
+    train = { kind = "studio-multi", length = 20000, seed = 0 }
+    val = { kind = "studio-multi", length = 200, seed = 1000 }
+
+    [optim]
+    lr = 1e-3
+    epochs = 20
+    milestones = [10, 15]           # MultiStepLR, x gamma
+    gamma = 0.1
+    batch_size = 8
+
+    [keep_ratio]                    # PPT_SPEC section 2
+    schedule = "fixed"              # "fixed" (multi-view) or "cosine" (single-view: 1.0, then cosine to final)
+    final = 0.7
+    warmup_epochs = 10
+    anneal_epochs = 100
+
+    [train]
+    out = "runs/demo"
+    seed = 0
+    device = "auto"
+    amp = true                      # CUDA only
+    workers = 1
+    threads = 2
+    log_every = 20
+    checkpoint_every = 1            # epochs
+    max_minutes = 0                 # stop (with a checkpoint) after this wall time; 0 = no limit
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    preset: str = "ppt_s"
+    overrides: dict = field(default_factory=dict)
+    init: str = ""
+
+
+@dataclass(frozen=True)
+class DataSection:
+    train: dict = field(default_factory=dict)
+    val: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    lr: float = 1e-3
+    epochs: int = 20
+    milestones: tuple[int, ...] = (10, 15)
+    gamma: float = 0.1
+    batch_size: int = 8
+    iterations_per_epoch: int = 0  # 0: one pass over the training set
+
+
+@dataclass(frozen=True)
+class KeepRatioSection:
+    schedule: str = "fixed"
+    final: float = 0.7
+    warmup_epochs: int = 10
+    anneal_epochs: int = 100
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    out: str = "runs/experiment"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    workers: int = 0
+    threads: int = 0
+    log_every: int = 20
+    checkpoint_every: int = 1
+    max_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    keep_ratio: KeepRatioSection = field(default_factory=KeepRatioSection)
+    train: TrainSection = field(default_factory=TrainSection)
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "config") -> "ExperimentConfig":
+        sections = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(raw) - set(sections))
+        if unknown:
+            raise ValueError(f"{source}: unknown section(s) {unknown}; expected {sorted(sections)}")
+        built = {}
+        for name, section_cls in ((f.name, f.default_factory) for f in fields(cls)):
+            values = raw.get(name, {})
+            if not isinstance(values, dict):
+                raise ValueError(f"{source}: [{name}] must be a table, got {type(values).__name__}")
+            allowed = {f.name: f for f in fields(section_cls)}
+            bad = sorted(set(values) - set(allowed))
+            if bad:
+                raise ValueError(f"{source}: unknown key(s) {bad} in [{name}]; expected some of {sorted(allowed)}")
+            coerced = {}
+            for key, value in values.items():
+                default = getattr(section_cls(), key)
+                if isinstance(default, tuple):
+                    value = tuple(value)
+                elif isinstance(default, bool):
+                    if not isinstance(value, bool):
+                        raise ValueError(f"{source}: [{name}] {key} must be true or false, got {value!r}")
+                elif isinstance(default, (int, float)) and not isinstance(value, (int, float)):
+                    raise ValueError(f"{source}: [{name}] {key} must be a number, got {value!r}")
+                coerced[key] = type(default)(value) if isinstance(default, (int, float)) and not isinstance(
+                    default, bool) else value
+            built[name] = section_cls(**coerced)
+        config = cls(**built)
+        config.validate(source)
+        return config
+
+    @classmethod
+    def load(cls, path) -> "ExperimentConfig":
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"experiment config not found: {path}")
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML ({exc})") from exc
+        return cls.from_dict(raw, str(path))
+
+    def validate(self, source: str = "config") -> None:
+        if self.keep_ratio.schedule not in ("fixed", "cosine"):
+            raise ValueError(f"{source}: [keep_ratio] schedule must be 'fixed' or 'cosine', "
+                             f"got {self.keep_ratio.schedule!r}")
+        if not 0 < self.keep_ratio.final <= 1:
+            raise ValueError(f"{source}: [keep_ratio] final must be in (0, 1], got {self.keep_ratio.final}")
+        if self.optim.epochs < 1 or self.optim.batch_size < 1 or self.optim.lr <= 0:
+            raise ValueError(f"{source}: [optim] needs epochs >= 1, batch_size >= 1, lr > 0")
+        if not self.data.train:
+            raise ValueError(f"{source}: [data] train = {{ kind = ... }} is required")

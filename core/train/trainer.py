@@ -1,0 +1,261 @@
+"""The training loop: one experiment config in, checkpoints and metric logs out.
+
+Follows the official recipe (PPT_SPEC sections 4-5): Adam without weight decay, MultiStepLR, the keep-ratio
+schedule, the official heatmap losses; fixed seeds; CPU or CUDA (mixed precision on CUDA); several GPUs or
+machines through ``torch.distributed`` (launch with ``torchrun``: DistributedDataParallel, gloo on CPU, NCCL on
+CUDA). Checkpoints (``last.pth``) hold everything needed to resume an interrupted run.
+
+Batches are dicts: ``image`` (B, 3, H, W) or (B, V, 3, H, W) float, ``heatmap`` (B[, V], J, h, w),
+``weight`` (B[, V], J), and for multi-view ``rays`` (B, V, N, 3) world-frame viewing directions.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from core.model import build_model, get_config, load_checkpoint
+from core.train.config import ExperimentConfig
+from core.train.datasets import build_dataset
+from core.train.losses import joints_mse_multi_view, joints_mse_single_view
+from core.train.schedules import keep_ratio_at
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def model_config_from(config: ExperimentConfig):
+    overrides = dict(config.model.overrides)
+    for key in ("image_size", "patch_size", "pruning_layers"):
+        if key in overrides:
+            overrides[key] = tuple(overrides[key])
+    return get_config(config.model.preset).replace(**overrides)
+
+
+class Trainer:
+    """Runs one experiment. ``rank``/``world_size`` come from torchrun's environment when present."""
+
+    def __init__(self, config: ExperimentConfig, resume: bool = True) -> None:
+        self.config = config
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = resolve_device(config.train.device)
+        if self.device.type == "cuda" and self.world_size > 1:
+            self.device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(self.device)
+        if self.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
+        seed_everything(config.train.seed + self.rank)
+        self.out = Path(config.train.out)
+        self.model_config = model_config_from(config)
+        self.model = build_model(self.model_config).to(self.device)
+        if config.model.init:
+            load_checkpoint(self.model, config.model.init)
+        self.multiview = self.model_config.is_multiview
+        self.train_set = build_dataset(config.data.train, self.model_config)
+        self.val_set = build_dataset(config.data.val, self.model_config) if config.data.val else None
+        self.sampler = DistributedSampler(self.train_set, self.world_size, self.rank, shuffle=True,
+                                          seed=config.train.seed) if self.world_size > 1 else None
+        generator = torch.Generator().manual_seed(config.train.seed)
+        self.loader = DataLoader(self.train_set, batch_size=config.optim.batch_size, shuffle=self.sampler is None,
+                                 sampler=self.sampler, num_workers=config.train.workers, drop_last=True,
+                                 generator=generator, persistent_workers=config.train.workers > 0)
+        if len(self.loader) == 0:
+            raise ValueError(f"the training set has {len(self.train_set)} samples, fewer than one batch of "
+                             f"{config.optim.batch_size}")
+        self.net = (torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+            if self.world_size > 1 else self.model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optim.lr)  # no weight decay
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.optim.milestones),
+                                                              config.optim.gamma)
+        self.use_amp = config.train.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.start_epoch = 0
+        self.best_val = math.inf
+        if resume and (self.out / "last.pth").exists():
+            self._load(self.out / "last.pth")
+
+    # ------------------------------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def iterations_per_epoch(self) -> int:
+        n = len(self.loader)
+        return min(n, self.config.optim.iterations_per_epoch) if self.config.optim.iterations_per_epoch else n
+
+    def _forward_loss(self, batch: dict, keep_ratio: float) -> torch.Tensor:
+        image = batch["image"].to(self.device, non_blocking=True)
+        target = batch["heatmap"].to(self.device, non_blocking=True)
+        weight = batch["weight"].to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            if self.multiview:
+                out = self.net(image, batch["rays"].to(self.device), fuse=True, keep_ratio=keep_ratio)
+            else:
+                out = self.net(image, keep_ratio=keep_ratio)
+        heatmaps = out.heatmaps.float()
+        if self.multiview:
+            return joints_mse_multi_view(heatmaps, target, weight)
+        return joints_mse_single_view(heatmaps, target, weight)
+
+    def fit(self) -> dict:
+        """Train from ``start_epoch`` to the configured number of epochs; returns the last metrics."""
+        cfg = self.config
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list))
+        writer = self._tensorboard()
+        started = time.monotonic()
+        metrics: dict = {}
+        iters = self.iterations_per_epoch()
+        for epoch in range(self.start_epoch, cfg.optim.epochs):
+            if self.sampler is not None:
+                self.sampler.set_epoch(epoch)
+            self.net.train()
+            losses = []
+            t0 = time.monotonic()
+            bar = tqdm(total=iters, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not self.is_main,
+                       leave=False)
+            for i, batch in enumerate(self.loader):
+                if i >= iters:
+                    break
+                ratio = keep_ratio_at(epoch, i, iters, cfg.keep_ratio.schedule, cfg.keep_ratio.final,
+                                      cfg.keep_ratio.warmup_epochs, cfg.keep_ratio.anneal_epochs)
+                loss = self._forward_loss(batch, ratio)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, iteration {i}")
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                losses.append(loss.item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3e}", r=f"{ratio:.2f}")
+                step = epoch * iters + i
+                if writer and i % max(1, cfg.train.log_every) == 0:
+                    writer.add_scalar("train/loss", loss.item(), step)
+                    writer.add_scalar("train/keep_ratio", ratio, step)
+                    writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], step)
+            bar.close()
+            self.scheduler.step()
+            seconds = time.monotonic() - t0
+            samples = len(losses) * cfg.optim.batch_size * self.world_size
+            metrics = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": self.optimizer.param_groups[0]["lr"],
+                       "keep_ratio": ratio, "samples_per_s": samples / max(seconds, 1e-9), "seconds": seconds}
+            if self.val_set is not None:
+                metrics["val_loss"] = self.validate()
+            if self.is_main:
+                self._log_csv(metrics)
+                if writer:
+                    for key in ("val_loss", "samples_per_s"):
+                        if key in metrics:
+                            writer.add_scalar(f"epoch/{key}", metrics[key], epoch + 1)
+                log.info("epoch %d: %s", epoch + 1, {k: round(v, 6) if isinstance(v, float) else v
+                                                     for k, v in metrics.items()})
+            out_of_time = cfg.train.max_minutes and (time.monotonic() - started) / 60 >= cfg.train.max_minutes
+            if self.is_main and ((epoch + 1) % max(1, cfg.train.checkpoint_every) == 0
+                                 or epoch + 1 == cfg.optim.epochs or out_of_time):
+                self._save(epoch + 1, metrics)
+            if out_of_time:
+                log.info("stopping after %.1f minutes (max_minutes); resume continues from epoch %d",
+                         cfg.train.max_minutes, epoch + 2)
+                break
+        if writer:
+            writer.close()
+        if self.world_size > 1:
+            dist.barrier()
+        return metrics
+
+    @torch.inference_mode()
+    def validate(self) -> float:
+        """Mean loss over the validation set at the schedule's final keep ratio."""
+        self.net.eval()
+        loader = DataLoader(self.val_set, batch_size=self.config.optim.batch_size, shuffle=False)
+        total, count = 0.0, 0
+        for batch in loader:
+            total += self._forward_loss(batch, self.config.keep_ratio.final).item() * len(batch["image"])
+            count += len(batch["image"])
+        return total / max(count, 1)
+
+    # ------------------------------------------------------------------------------------------------
+    def _tensorboard(self):
+        if not self.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.warning("tensorboard is not installed: metrics go to metrics.csv only")
+            return None
+        return SummaryWriter(str(self.out / "tensorboard"))
+
+    def _log_csv(self, metrics: dict) -> None:
+        path = self.out / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(metrics))
+            if new:
+                writer.writeheader()
+            writer.writerow(metrics)
+
+    def _save(self, epoch: int, metrics: dict) -> None:
+        state = {
+            "state_dict": self.model.state_dict(),
+            "preset": self.config.model.preset,
+            "model_config": asdict(self.model_config),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "metrics": metrics,
+            "torch_rng": torch.get_rng_state(),
+        }
+        tmp = self.out / "last.pth.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.out / "last.pth")  # atomic: a kill never leaves a half-written checkpoint
+        if metrics.get("val_loss", math.inf) < self.best_val:
+            self.best_val = metrics["val_loss"]
+            torch.save({"state_dict": self.model.state_dict(), "model_config": asdict(self.model_config),
+                        "epoch": epoch, "metrics": metrics}, self.out / "best.pth")
+
+    def _load(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        if state.get("preset") != self.config.model.preset:
+            raise ValueError(f"{path} was trained as {state.get('preset')!r}, the config asks for "
+                             f"{self.config.model.preset!r}; use another train.out folder")
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.start_epoch = int(state["epoch"])
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from %s at epoch %d", path, self.start_epoch)

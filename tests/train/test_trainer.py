@@ -1,0 +1,140 @@
+"""Trainer mechanics on a tiny model and a random dataset: config checks, loss decrease, resume, DDP."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from core.train.config import ExperimentConfig
+from core.train.datasets import build_dataset, register_dataset
+from core.train.schedules import keep_ratio_at
+from core.train.trainer import Trainer
+
+TINY = {"image_size": [64, 48], "depth": 4, "pruning_layers": [1, 2], "dim": 32, "heads": 4}
+
+
+class BlobDataset(Dataset):
+    """Images with one bright blob per joint and matching Gaussian heatmaps (learnable in a few steps)."""
+
+    def __init__(self, cfg, length=32, seed=0):
+        self.cfg, self.length, self.seed = cfg, length, seed
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, i):
+        rng = np.random.default_rng(self.seed * 100003 + i)
+        H, W = self.cfg.image_size
+        h, w = self.cfg.heatmap_size
+        J = self.cfg.num_keypoints
+        xy = rng.uniform([2, 2], [w - 3, h - 3], (J, 2))
+        yy, xx = np.mgrid[0:h, 0:w]
+        heat = np.exp(-((xx[None] - xy[:, 0, None, None]) ** 2 + (yy[None] - xy[:, 1, None, None]) ** 2) / 8)
+        image = np.repeat(np.kron(heat.max(0), np.ones((4, 4)))[None], 3, 0)
+        return {"image": torch.tensor(image, dtype=torch.float32), "heatmap": torch.tensor(heat, dtype=torch.float32),
+                "weight": torch.ones(J)}
+
+
+@register_dataset("blobs")
+def _blobs(cfg, length=32, seed=0):
+    return BlobDataset(cfg, length, seed)
+
+
+def tiny_config(tmp_path, **train):
+    return ExperimentConfig.from_dict({
+        "model": {"preset": "ppt_s", "overrides": TINY},
+        "data": {"train": {"kind": "blobs", "length": 32}, "val": {"kind": "blobs", "length": 8, "seed": 1}},
+        "optim": {"lr": 1e-3, "epochs": 3, "milestones": [2], "batch_size": 8},
+        "keep_ratio": {"schedule": "cosine", "warmup_epochs": 1, "anneal_epochs": 1},
+        "train": {"out": str(tmp_path / "run"), "workers": 0, "threads": 1, **train},
+    })
+
+
+def test_config_names_unknown_keys_and_sections():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['lrate'\] in \[optim\]"):
+        ExperimentConfig.from_dict({"data": {"train": {"kind": "x"}}, "optim": {"lrate": 1}})
+    with pytest.raises(ValueError, match=r"unknown section\(s\) \['optimiser'\]"):
+        ExperimentConfig.from_dict({"optimiser": {}})
+    with pytest.raises(ValueError, match="schedule"):
+        ExperimentConfig.from_dict({"data": {"train": {"kind": "x"}}, "keep_ratio": {"schedule": "linear"}})
+    with pytest.raises(ValueError, match="must be a number"):
+        ExperimentConfig.from_dict({"data": {"train": {"kind": "x"}}, "optim": {"lr": "fast"}})
+
+
+def test_unknown_dataset_kind():
+    from core.model import get_config
+
+    with pytest.raises(ValueError, match="unknown dataset kind 'nope'"):
+        build_dataset({"kind": "nope"}, get_config("ppt_s"))
+
+
+def test_keep_ratio_schedules():
+    assert keep_ratio_at(3, 0, 10, "fixed") == 0.7
+    assert keep_ratio_at(9, 5, 10, "cosine") == 1.0
+    assert keep_ratio_at(10, 0, 10, "cosine") == pytest.approx(1.0)
+    assert keep_ratio_at(60, 0, 10, "cosine") == pytest.approx(0.85)
+    assert keep_ratio_at(110, 0, 10, "cosine") == pytest.approx(0.7)
+    assert keep_ratio_at(200, 3, 10, "cosine") == 0.7
+
+
+def test_training_reduces_loss_writes_logs_and_resumes(tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(tiny_config(tmp_path, max_minutes=0))
+    first = trainer.fit()
+    out = tmp_path / "run"
+    assert (out / "last.pth").exists() and (out / "metrics.csv").exists()
+    assert any((out / "tensorboard").iterdir())
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 4  # header + 3 epochs
+    losses = [float(r.split(",")[1]) for r in rows[1:]]
+    assert losses[-1] < losses[0]
+    # Resume: a config with more epochs continues from epoch 3.
+    cfg = tiny_config(tmp_path)
+    cfg = ExperimentConfig.from_dict({**{k: v for k, v in {
+        "model": {"preset": "ppt_s", "overrides": TINY},
+        "data": {"train": {"kind": "blobs", "length": 32}},
+        "optim": {"epochs": 4, "milestones": [2], "batch_size": 8},
+        "train": {"out": str(out), "threads": 1}}.items()}})
+    resumed = Trainer(cfg)
+    assert resumed.start_epoch == 3
+    metrics = resumed.fit()
+    assert metrics["epoch"] == 4 and first["epoch"] == 3
+
+
+def test_resume_refuses_another_preset(tmp_path):
+    Trainer(tiny_config(tmp_path)).fit()
+    cfg = ExperimentConfig.from_dict({"model": {"preset": "tokenpose_s", "overrides": TINY},
+                                      "data": {"train": {"kind": "blobs"}},
+                                      "train": {"out": str(tmp_path / "run")}})
+    with pytest.raises(ValueError, match="was trained as 'ppt_s'"):
+        Trainer(cfg)
+
+
+@pytest.mark.slow
+def test_distributed_two_processes_gloo(tmp_path):
+    """torchrun with two CPU processes (gloo): both ranks train, rank 0 writes the checkpoint."""
+    script = tmp_path / "ddp_train.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "import tests.train.test_trainer as t\n"
+        "from pathlib import Path\n"
+        "from core.train.trainer import Trainer\n"
+        "import torch.distributed as dist\n"
+        "cfg = t.tiny_config(Path(sys.argv[1]))\n"
+        "tr = Trainer(cfg)\n"
+        "m = tr.fit()\n"
+        "print('rank', tr.rank, 'world', tr.world_size, 'epoch', m['epoch'], flush=True)\n"
+        "dist.destroy_process_group()\n")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rank 0 world 2 epoch 3" in proc.stdout and "rank 1 world 2 epoch 3" in proc.stdout
+    assert (tmp_path / "run" / "last.pth").exists()
