@@ -273,7 +273,7 @@ def board_from_dict(d: dict) -> Board:
 
 # ------------------------------------------------------------------------------------------------
 # Printable boards
-def write_board(board: Board, path, paper: str = "A4", dpi: int = 300, margin_mm: float = 15.0) -> dict:
+def write_board(board: Board, path, paper: str = "A4", dpi: int = 300, margin_mm: float = 10.0) -> dict:
     """Write a printable board to ``path`` (``.png`` or ``.pdf``), at true scale on ``paper``.
 
     The board is centred, with its spec, the square size to check with a ruler, and "print at 100 % /
@@ -290,7 +290,7 @@ def write_board(board: Board, path, paper: str = "A4", dpi: int = 300, margin_mm
     sx, sy = board.squares
     board_w, board_h = sx * board.square * 1000, sy * board.square * 1000
     pw, ph = PAPER_SIZES_MM[key]
-    text_band = 12.0
+    text_band = 9.0
     fits = lambda w, h: board_w + 2 * margin_mm <= w and board_h + 2 * margin_mm + text_band <= h  # noqa: E731
     if fits(pw, ph):
         orientation = "portrait"
@@ -307,15 +307,15 @@ def write_board(board: Board, path, paper: str = "A4", dpi: int = 300, margin_mm
     # Board pixels: an integer number of pixels per square so every square has the same size.
     pps = max(1, int(round(board.square * 1000 * px_per_mm)))
     img = board.render(px_per_square=pps, margin_squares=0.0)
-    y0 = int(round((page.shape[0] - img.shape[0]) / 2))
+    y0 = int(round((margin_mm + text_band) * px_per_mm))
     x0 = int(round((page.shape[1] - img.shape[1]) / 2))
     page[y0:y0 + img.shape[0], x0:x0 + img.shape[1]] = img
     lines = [board.describe(),
              f"Print at 100% / actual size on {key}. Check with a ruler: one square = "
              f"{board.square * 1000:g} mm; the board = {board_w:.1f} x {board_h:.1f} mm. Glue it flat on a rigid board."]
-    scale = 0.9 * dpi / 300
+    scale = 0.75 * dpi / 300
     for k, line in enumerate(lines):
-        y = int(round((margin_mm * 0.6 + k * 6.0) * px_per_mm))
+        y = int(round((margin_mm + 3.0 + k * 4.5) * px_per_mm))
         cv2.putText(page, line, (int(margin_mm * px_per_mm), y), cv2.FONT_HERSHEY_SIMPLEX, scale, 0,
                     max(1, int(round(2 * dpi / 300))), cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)

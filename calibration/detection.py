@@ -376,8 +376,32 @@ def detect_in_sources(sources: Iterable[str | Path], board: Board, *, camera: st
                 result._sample_images.append(gray)
         else:
             result.detections.append(det)
-    log.info("%s", result.summary())
+    log.debug("%s", result.summary())
     if result.without_board:
         log.info("camera %s: no board in %d frame(s), e.g. %s", camera, len(result.without_board),
                  Path(result.without_board[0]).name)
     return result
+
+
+def count_frames(sources: Iterable[str | Path], *, stride: int | None = None, max_frames: int = 300) -> int:
+    """How many frames :func:`iter_frames` will yield (for progress bars)."""
+    total = 0
+    for source in sources:
+        for path in expand_source(source):
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                n = video_frame_count(path)
+                step = stride or max(1, math.ceil(n / max_frames))
+                total += math.ceil(n / step) if n > 0 else 1
+            else:
+                total += 1
+    return total
+
+
+def synchronized_stride(sources_by_camera: dict[str, list[str]], max_frames: int = 300) -> int | None:
+    """One video sampling step for all cameras (so sampled frame numbers match), or None without videos."""
+    counts = [video_frame_count(p) for srcs in sources_by_camera.values() for s in srcs for p in expand_source(s)
+              if p.suffix.lower() in VIDEO_SUFFIXES]
+    counts = [c for c in counts if c > 0]
+    if not counts:
+        return None
+    return max(1, math.ceil(min(counts) / max_frames))

@@ -78,11 +78,20 @@ def render_view(board: Board, camera: Camera, board_to_world: np.ndarray, px_per
     return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
 
 
+def floor_pose(board: Board, origin=(-0.3, -0.2, 0.0)) -> np.ndarray:
+    """Board -> world (4, 4) of a board lying face up on the floor z = 0: board x = world x, board z = -z."""
+    R = np.array([[1.0, 0, 0], [0, -1, 0], [0, 0, -1]])  # columns: board x, y, z in the world
+    return _T(R, np.asarray(origin, np.float64))
+
+
 def render_scene(board: Board, rig: CameraRig | None = None, n_poses: int = 30, seed: int = 0,
-                 px_per_square: int = 40) -> SyntheticScene:
-    """Render ``n_poses`` board poses in every camera of ``rig`` (default :func:`make_rig`)."""
+                 px_per_square: int = 40, extra_poses: np.ndarray | None = None) -> SyntheticScene:
+    """Render ``n_poses`` random board poses (then ``extra_poses``) in every camera of ``rig`` (default
+    :func:`make_rig`)."""
     rig = rig or make_rig()
     poses = random_board_poses(board, n_poses, seed)
+    if extra_poses is not None:
+        poses = np.concatenate([poses, np.asarray(extra_poses).reshape(-1, 4, 4)])
     obj = board.object_points()
     images, truth = {}, {}
     for cam in rig:
