@@ -23,13 +23,12 @@ from core.inference.preprocess import (
     Pipeline,
     apply_affine,
     box_to_center_scale,
-    camera_rays,
     crop_affine,
     full_frame_box,
     get_pipeline,
     invert_affine,
     normalize_crops,
-    token_centers,
+    token_rays,
     warp_crop,
 )
 from core.model.models import MultiViewPoseModel, PoseModel
@@ -177,6 +176,7 @@ class PoseEstimator2D:
             raise ValueError(f"fuse=True needs a multi-view model; {cfg.name} is single-view")
         if cameras is not None and len(cameras) != v:
             raise ValueError(f"got {v} views but {len(cameras)} cameras; expected one camera per view")
+        cams = None if cameras is None else [_camera_arrays(c, i) for i, c in enumerate(cameras)]
         if fuse and cameras is None:
             raise ValueError("fuse=True needs cameras (K, R, t) for every view to build the 3D positional encoding")
 
@@ -189,10 +189,9 @@ class PoseEstimator2D:
         x = x if self.channels_last else x.contiguous()
         rays = None
         if fuse:
-            uv = token_centers(cfg.grid_size, cfg.token_stride)
-            inv = invert_affine(affines)
             rays = np.stack([
-                camera_rays(*_camera_arrays(cameras[i], i)[:2], apply_affine(inv[i], uv)) for i in range(v)
+                token_rays(cams[i][0], cams[i][1], affines[i], cfg.grid_size, cfg.token_stride)
+                for i in range(v)
             ])
             rays = torch.from_numpy(rays.astype(np.float32))[None].to(self.device)
         x = x.to(self.device)

@@ -149,6 +149,17 @@ def camera_rays(K: np.ndarray, R: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     return d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
+def token_rays(
+    K: np.ndarray, R: np.ndarray, affine: np.ndarray, grid: tuple[int, int], stride: tuple[int, int]
+) -> np.ndarray:
+    """World-frame unit rays ``(N, 3)`` through the token centres of a crop made with ``affine`` (original->crop).
+
+    Token centres on the crop (``token_centers``) are mapped back to original pixels with the inverse affine and
+    back-projected with ``K`` and ``R`` (PPT_SPEC.md 5.2; the official loader does the same with the H36M camera).
+    """
+    return camera_rays(K, R, apply_affine(invert_affine(affine), token_centers(grid, stride)))
+
+
 def box_from_points(points: np.ndarray, margin: float = 1.15, min_points: int = 2) -> np.ndarray:
     """Tight boxes ``(V, 4)`` xywh around 2D points ``(V, N, 2)`` (NaN = missing), grown by ``margin``.
 
