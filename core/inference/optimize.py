@@ -4,6 +4,7 @@
   replaced by ``nn.Identity``), saving one memory pass per convolution.
 * ``channels_last`` memory format for the CNN, which oneDNN runs faster on CPU.
 * Attention implementation switch (``scaled_dot_product_attention`` or explicit softmax).
+* Skipping discarded work (``PoseTransformer.skip_unused``).
 """
 
 from __future__ import annotations
@@ -62,9 +63,18 @@ def set_attention_impl(model: nn.Module, sdpa: bool) -> None:
             m.use_sdpa = sdpa
 
 
+def set_skip_unused(model: nn.Module, skip: bool) -> None:
+    """Switch the exact inference shortcuts of every token part (see ``PoseTransformer.skip_unused``)."""
+    for m in model.modules():
+        if hasattr(m, "skip_unused"):
+            m.skip_unused = skip
+
+
 def optimize_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool = True,
-                           sdpa: bool = True) -> nn.Module:
-    """An eval-mode copy of ``model`` with BN folded, channels_last weights and the chosen attention path.
+                           sdpa: bool = True, skip_unused: bool = True) -> nn.Module:
+    """An eval-mode copy of ``model`` with BN folded, channels_last weights, the chosen attention path and the
+    exact shortcuts that skip discarded work (attention rows of tokens about to be pruned, visual-token outputs of
+    the final layer).
 
     The copy's state dict no longer matches official checkpoints (load weights before optimising).
     """
@@ -75,5 +85,6 @@ def optimize_for_inference(model: nn.Module, fold_bn: bool = True, channels_last
         if channels_last:
             fast = fast.to(memory_format=torch.channels_last)
     set_attention_impl(fast, sdpa)
+    set_skip_unused(fast, skip_unused)
     fast.channels_last = channels_last  # read by the estimator to lay out inputs
     return fast

@@ -38,23 +38,35 @@ class Attention(nn.Module):
         self.to_out = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(dropout))
         self.use_sdpa = True
 
-    def forward(self, x: torch.Tensor, keypoints: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(B, N, D)`` -> q, k, v each ``(B, heads, N, D/heads)`` (views of one fused projection)."""
         b, n, d = x.shape
         qkv = self.to_qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # (B, H, N, d)
-        kp_attn = None
+        return qkv.unbind(0)
+
+    def keypoint_attention(self, q: torch.Tensor, k: torch.Tensor, keypoints: int) -> torch.Tensor:
+        """Softmax rows of the first ``keypoints`` queries over all keys, visual columns: ``(B, H, J, N - J)``."""
+        dots = torch.matmul(q[:, :, :keypoints], k.transpose(-2, -1)) * self.scale
+        return dots.softmax(dim=-1)[..., keypoints:]
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Attention output of queries ``q (B, H, Nq, d)`` over all keys, projected: ``(B, Nq, D)``."""
+        b, _, nq, _ = q.shape
         if self.use_sdpa:
             out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
-            if keypoints:
-                dots = torch.matmul(q[:, :, :keypoints], k.transpose(-2, -1)) * self.scale
-                kp_attn = dots.softmax(dim=-1)[..., keypoints:]
         else:
+            out = torch.matmul((torch.matmul(q, k.transpose(-2, -1)) * self.scale).softmax(dim=-1), v)
+        return self.to_out(out.transpose(1, 2).reshape(b, nq, -1))
+
+    def forward(self, x: torch.Tensor, keypoints: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q, k, v = self.qkv(x)
+        if keypoints and not self.use_sdpa:  # one explicit map serves both the output and HTI
+            b, n, d = x.shape
             attn = (torch.matmul(q, k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
-            out = torch.matmul(attn, v)
-            if keypoints:
-                kp_attn = attn[:, :, :keypoints, keypoints:]
-        out = out.transpose(1, 2).reshape(b, n, d)
-        return self.to_out(out), kp_attn
+            out = torch.matmul(attn, v).transpose(1, 2).reshape(b, n, d)
+            return self.to_out(out), attn[:, :, :keypoints, keypoints:]
+        kp_attn = self.keypoint_attention(q, k, keypoints) if keypoints else None
+        return self.attend(q, k, v), kp_attn
 
 
 class PreNorm(nn.Module):
@@ -116,6 +128,30 @@ class EncoderLayer(nn.Module):
         """``x + Attn(LN(x))`` and the keypoint-query attention rows (see :class:`Attention`)."""
         out, kp_attn = self.attention(x, keypoints=keypoints)
         return out + x, kp_attn
+
+    def attend_queries(self, x: torch.Tensor, num_queries: int) -> torch.Tensor:
+        """``(x + Attn(LN(x)))[:, :num_queries]`` computing only those query rows (all tokens stay keys)."""
+        pre = self.attention
+        q, k, v = pre.fn.qkv(pre.norm(x))
+        return x[:, :num_queries] + pre.fn.attend(q[:, :, :num_queries], k, v)
+
+    def attend_and_prune(
+        self, x: torch.Tensor, keypoints: int, hti: nn.Module, keep_ratio: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Attention followed by HTI pruning, computing attention outputs only for the tokens that survive.
+
+        Equal to ``hti(*self.attend(x, keypoints), keep_ratio)``: the scores need only the keypoint query rows, and
+        gathering rows commutes with the row-wise residual ``x + Attn(LN(x))``. Returns HTI's
+        ``(tokens_kept, keep_index, scores)``.
+        """
+        pre = self.attention
+        q, k, v = pre.fn.qkv(pre.norm(x))
+        kp_attn = pre.fn.keypoint_attention(q, k, keypoints)
+        kept, keep, scores = hti(x, kp_attn, keep_ratio)  # pre-attention tokens, gathered
+        b, heads, _, hd = q.shape
+        rows = torch.cat([torch.arange(keypoints, device=x.device).expand(b, -1), keep + keypoints], dim=1)
+        q_rows = torch.gather(q, 2, rows[:, None, :, None].expand(b, heads, rows.shape[1], hd))
+        return kept + pre.fn.attend(q_rows, k, v), keep, scores
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x + FFN(LN(x))``."""

@@ -120,7 +120,8 @@ class MultiViewPoseModel(nn.Module):
             x = body.run_layers(x, state, range(cfg.depth - cfg.fusion_layers), ratio)
             kp = self._fuse(x, state, b, v)
         else:
-            kp = body.run_layers(x, state, range(cfg.depth), ratio)[:, : cfg.num_keypoints]
+            kp = body.run_layers(x, state, range(cfg.depth), ratio, final_queries=cfg.num_keypoints)
+            kp = kp[:, : cfg.num_keypoints]
         heatmaps = body.head(kp).view(b, v, cfg.num_keypoints, *cfg.heatmap_size)
         stages = [
             PruneStage(s.layer, s.keep_index.view(b, v, -1), s.scores.view(b, v, -1)) for s in state.stages
@@ -141,7 +142,11 @@ class MultiViewPoseModel(nn.Module):
         encoder = self.features.transformer
         for i in range(cfg.depth - cfg.fusion_layers, cfg.depth):
             seq[:, v * j :] += pos  # fresh tensor (cat / residual sum)
-            seq = encoder[i].feed_forward(encoder[i].attend(seq)[0])
+            if self.features.skip_unused and i == cfg.depth - 1:  # only the keypoint outputs are used
+                seq = encoder[i].attend_queries(seq, v * j)
+            else:
+                seq = encoder[i].attend(seq)[0]
+            seq = encoder[i].feed_forward(seq)
         return seq[:, : v * j].reshape(bv, j, d)
 
 

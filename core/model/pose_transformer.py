@@ -62,6 +62,10 @@ class PoseTransformer(nn.Module):
                 self.add_module(f"transformer{g + 1}", Encoder(*args))
         self.mlp_head = make_heatmap_head(d * cfg.layer_groups, cfg.head_hidden, cfg.heatmap_size)
         self.hti = HumanTokenIdentification()
+        # Inference shortcut (exact): skip work whose result is discarded - attention rows of tokens pruned right
+        # after, and visual-token outputs of the final layer. Off by default so that complexity counting sees the
+        # official computation; ``core.inference.optimize_for_inference`` switches it on.
+        self.skip_unused = False
         nn.init.trunc_normal_(self.keypoint_token, std=0.02)
 
     @property
@@ -82,25 +86,40 @@ class PoseTransformer(nn.Module):
         return TokenState(pos=self.pos_embedding)
 
     def run_layers(
-        self, x: torch.Tensor, state: TokenState, layers: range, keep_ratio: float, encoder: Encoder | None = None
+        self,
+        x: torch.Tensor,
+        state: TokenState,
+        layers: range,
+        keep_ratio: float,
+        encoder: Encoder | None = None,
+        final_queries: int | None = None,
     ) -> torch.Tensor:
         """Run encoder layers ``layers`` (indices into ``encoder``) on ``x (B, J + n, D)``.
 
         Before every layer with index > 0 the current 2D PE is added to the visual tokens; at the configured
         pruning layers (when ``keep_ratio < 1``) HTI runs between attention and FFN and ``state`` is updated.
+        ``final_queries``: only the first that many output tokens of the last layer are used by the caller (with
+        ``skip_unused`` the last layer then returns just those).
         """
         encoder = self.transformer if encoder is None else encoder
         num_kp = self.config.num_keypoints
         prune_at = self.config.pruning_layers if keep_ratio < 1.0 else ()
+        last = layers[-1] if len(layers) else None
         for i in layers:
             layer = encoder[i]
             if i > 0:
                 x[:, num_kp:] += state.pos  # x is a fresh residual sum here, so in place is safe
-            prune = i in prune_at
-            x, kp_attn = layer.attend(x, keypoints=num_kp if prune else 0)
-            if prune:
-                x, keep, scores = self.hti(x, kp_attn, keep_ratio)
+            if i in prune_at:
+                if self.skip_unused:
+                    x, keep, scores = layer.attend_and_prune(x, num_kp, self.hti, keep_ratio)
+                else:
+                    x, kp_attn = layer.attend(x, keypoints=num_kp)
+                    x, keep, scores = self.hti(x, kp_attn, keep_ratio)
                 state.prune(keep, scores, layer=i)
+            elif self.skip_unused and i == last and final_queries is not None:
+                x = layer.attend_queries(x, final_queries)
+            else:
+                x = layer.attend(x)[0]
             x = layer.feed_forward(x)
         return x
 
@@ -115,8 +134,10 @@ class PoseTransformer(nn.Module):
         state = self.new_state()
         num_kp = self.config.num_keypoints
         outputs = []
-        for encoder in self.encoders:  # one encoder, or the three groups of TokenPose-L
-            x = self.run_layers(x, state, range(len(encoder)), keep_ratio, encoder)
+        encoders = self.encoders  # one encoder, or the three groups of TokenPose-L
+        for g, encoder in enumerate(encoders):
+            final = num_kp if g == len(encoders) - 1 else None
+            x = self.run_layers(x, state, range(len(encoder)), keep_ratio, encoder, final_queries=final)
             outputs.append(x[:, :num_kp])
         return self.head(torch.cat(outputs, dim=-1)), state.stages
 

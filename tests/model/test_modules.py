@@ -199,3 +199,32 @@ def test_training_step_runs():
     out.heatmaps.square().mean().backward()
     assert model.features.patch_to_embedding.weight.grad is not None
     assert model.features.pos_embedding.grad is None
+
+
+def test_shortcuts_equal_the_full_computation():
+    """``attend_and_prune`` / ``attend_queries`` compute only surviving / used rows but give the same values."""
+    from core.model.encoder import EncoderLayer
+
+    torch.manual_seed(7)
+    layer = EncoderLayer(192, 8, 576, 192**-0.5).eval()
+    x = torch.randn(2, 17 + 60, 192)
+    hti = HumanTokenIdentification()
+    with torch.no_grad():
+        full, kp_attn = layer.attend(x, keypoints=17)
+        ref = hti(full, kp_attn, 0.7)
+        fast = layer.attend_and_prune(x, 17, hti, 0.7)
+        torch.testing.assert_close(fast[0], ref[0], atol=1e-5, rtol=0)
+        assert torch.equal(fast[1], ref[1])
+        torch.testing.assert_close(layer.attend_queries(x, 17), full[:, :17], atol=1e-5, rtol=0)
+
+
+def test_skip_unused_keeps_model_outputs():
+    model = build_model("ppt_s").eval()
+    torch.manual_seed(8)
+    x = torch.randn(1, 3, 256, 192)
+    with torch.inference_mode():
+        ref = model(x)
+        model.features.skip_unused = True
+        fast = model(x)
+    torch.testing.assert_close(fast.heatmaps, ref.heatmaps, atol=1e-5, rtol=0)
+    assert all(torch.equal(a.keep_index, b.keep_index) for a, b in zip(fast.stages, ref.stages))
