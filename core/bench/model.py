@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", type=int, default=4, help="views of the multi-view pair (default 4)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--impl", choices=("fast", "reference"), default="fast",
-                        help="fast: folded BN, channels_last, SDPA; reference: eager with explicit softmax")
+                        help="fast: folded BN, channels_last, SDPA, exact shortcuts; reference: eager, explicit softmax")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile the models (slow to start)")
 
 
 def _cpu_model() -> str:
@@ -50,14 +51,15 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _prepare(model: torch.nn.Module, impl: str) -> torch.nn.Module:
+def _prepare(model: torch.nn.Module, args: argparse.Namespace) -> torch.nn.Module:
     from core.inference.optimize import optimize_for_inference, set_attention_impl
 
-    if impl == "fast":
-        return optimize_for_inference(model)
-    model = model.eval()
-    set_attention_impl(model, sdpa=False)
-    return model
+    if args.impl == "fast":
+        model = optimize_for_inference(model)
+    else:
+        model = model.eval()
+        set_attention_impl(model, sdpa=False)
+    return torch.compile(model) if getattr(args, "compile", False) else model
 
 
 def time_pair(run_a: Callable[[], object], run_b: Callable[[], object], repeats: int, warmup: int,
@@ -137,6 +139,25 @@ def _fusion_attention(args: argparse.Namespace) -> dict:
     }
 
 
+def _estimator_figures(args: argparse.Namespace) -> dict:
+    """End to end (crops, rays, forward, decoding) for V views of 1000x1000 with cameras: frame sets per second."""
+    import numpy as np
+
+    from core.inference import PoseEstimator2D
+
+    est = PoseEstimator2D(build_model("multiview_ppt_s").eval(), "cpu", optimize=args.impl == "fast")
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (1000, 1000, 3), dtype=np.uint8) for _ in range(args.views)]
+    K = np.array([[1145.0, 0, 500], [0, 1145, 500], [0, 0, 1]])
+    cameras = [(K, np.eye(3), np.zeros(3))] * args.views
+    boxes = np.array([[300, 200, 400, 600]] * args.views, dtype=float)
+    for _ in range(args.warmup):
+        est.estimate(images, boxes, cameras)
+    runs = [est.estimate(images, boxes, cameras).timings for _ in range(max(3, args.repeats // 4))]
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    return {**med, "frame_sets_per_s": 1e3 / med["total_ms"]}
+
+
 def run(args: argparse.Namespace) -> dict:
     if args.flops:
         return flops_figures()
@@ -145,13 +166,13 @@ def run(args: argparse.Namespace) -> dict:
     tp = build_model("tokenpose_s").eval()
     pp = build_model("ppt_s").eval()
     pp.load_state_dict(tp.state_dict())
-    fast_tp, fast_pp = _prepare(tp, args.impl), _prepare(pp, args.impl)
+    fast_tp, fast_pp = _prepare(tp, args), _prepare(pp, args)
     x = torch.randn(args.batch, 3, 256, 192)
     if args.impl == "fast":
         x = x.contiguous(memory_format=torch.channels_last)
     single = time_pair(lambda: fast_tp(x), lambda: fast_pp(x), args.repeats, args.warmup, seed=0)
 
-    mv = _prepare(build_model("multiview_ppt_s").eval(), args.impl)
+    mv = _prepare(build_model("multiview_ppt_s").eval(), args)
     images = torch.randn(1, args.views, 3, 256, 256)
     if args.impl == "fast":
         images = images.flatten(0, 1).contiguous(memory_format=torch.channels_last)[None]
@@ -161,7 +182,8 @@ def run(args: argparse.Namespace) -> dict:
 
     return {
         "machine": {"cpu": _cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "impl": args.impl, "repeats": args.repeats},
+                    "impl": args.impl, "compile": bool(getattr(args, "compile", False)),
+                    "repeats": args.repeats},
         "ppt_s_vs_tokenpose_s": {
             "batch": args.batch,
             "tokenpose_s_ms": single["a_ms"],
@@ -181,4 +203,5 @@ def run(args: argparse.Namespace) -> dict:
             "fused_images_per_s": args.views * 1e3 / multi["b_ms"],
         },
         "fusion_attention_vs_global": _fusion_attention(args),
+        "estimator_multiview_end_to_end": _estimator_figures(args),
     }

@@ -15,6 +15,7 @@ def _args(**kw) -> argparse.Namespace:
 
 def test_bench_model_smoke():
     figures = bench_model.run(_args(repeats=1, warmup=0, batch=1, views=2, threads=1))
+    assert figures["estimator_multiview_end_to_end"]["frame_sets_per_s"] > 0
     single = figures["ppt_s_vs_tokenpose_s"]
     assert single["ppt_s_ms"] > 0 and single["tokenpose_s_ms"] > 0 and single["time_ratio"] > 0
     assert figures["multiview_fused_vs_unfused"]["views"] == 2
