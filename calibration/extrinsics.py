@@ -425,6 +425,13 @@ class _Problem:
         return np.array([_T(R, t) for R, t in zip(rodrigues_batch(frames[:, :3]), frames[:, 3:])])
 
 
+def _solver_options(problem: _Problem) -> dict:
+    """``least_squares`` options: finite differences grouped by the sparse Jacobian pattern, LSMR steps with
+    tight tolerances (loose ones stall the robust solve)."""
+    return dict(jac_sparsity=problem.sparsity(), x_scale="jac", method="trf", tr_solver="lsmr",
+                tr_options={"atol": 1e-12, "btol": 1e-12}, xtol=1e-8, ftol=1e-8, gtol=1e-8)
+
+
 def _errors(problem: _Problem, x: np.ndarray) -> np.ndarray:
     return np.linalg.norm(problem.project(x) - problem.obs_xy, axis=1)
 
@@ -577,17 +584,17 @@ def calibrate_extrinsics(detections: Mapping[str, Sequence[Detection] | Detectio
     evaluations = 0
     x = x0
     removed = 0
-    lsq = dict(jac_sparsity=None, x_scale="jac", method="trf", tr_solver="lsmr", max_nfev=max_evaluations,
-               xtol=1e-8, ftol=1e-8, gtol=1e-8, tr_options={"atol": 1e-12, "btol": 1e-12})
+    def solve(problem: _Problem, x: np.ndarray, loss_name: str):
+        return least_squares(problem.residuals, x, loss=loss_name, f_scale=loss_scale_px,
+                             max_nfev=max_evaluations, **_solver_options(problem))
+
     # Plain least squares first (converges in a few Gauss-Newton-like steps from the tree initialisation),
-    # then the robust loss from there (tight LSMR tolerances: loose ones stall the robust solve).
-    lsq["jac_sparsity"] = problem.sparsity()
-    sol = least_squares(problem.residuals, x, loss="linear", **lsq)
+    # then the robust loss from there.
+    sol = solve(problem, x, "linear")
     evaluations += int(sol.nfev)
     x = sol.x
     for attempt in range(2):
-        lsq["jac_sparsity"] = problem.sparsity()
-        sol = least_squares(problem.residuals, x, loss=loss, f_scale=loss_scale_px, **lsq)
+        sol = solve(problem, x, loss)
         evaluations += int(sol.nfev)
         x = sol.x
         report("bundle adjustment", 0.35 + 0.3 * (attempt + 1))

@@ -56,7 +56,7 @@ def random_board_poses(board: Board, n: int, seed: int = 0, centre=(0.0, 0.0, 1.
         c = np.asarray(centre) + rng.uniform(-1, 1, 3) * spread * np.array([1.0, 0.5, 0.6])
         t = c - R @ np.array([w / 2, h / 2, 0])
         out.append(_T(R, t))
-    return np.array(out)
+    return np.array(out).reshape(-1, 4, 4)
 
 
 def render_view(board: Board, camera: Camera, board_to_world: np.ndarray, px_per_square: int = 40,
@@ -78,7 +78,7 @@ def render_view(board: Board, camera: Camera, board_to_world: np.ndarray, px_per
     return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
 
 
-def floor_pose(board: Board, origin=(-0.3, -0.2, 0.0)) -> np.ndarray:
+def floor_pose(board: Board, origin=(-0.32, 0.5, 0.0)) -> np.ndarray:
     """Board -> world (4, 4) of a board lying face up on the floor z = 0: board x = world x, board z = -z."""
     R = np.array([[1.0, 0, 0], [0, -1, 0], [0, 0, -1]])  # columns: board x, y, z in the world
     return _T(R, np.asarray(origin, np.float64))
