@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--impl", choices=("fast", "reference"), default="fast",
                         help="fast: folded BN, channels_last, SDPA, exact shortcuts; reference: eager, explicit softmax")
-    parser.add_argument("--compile", action="store_true", help="also torch.compile the models (slow to start)")
+    parser.add_argument("--compile", choices=("none", "backbone", "all"), default="none",
+                        help="torch.compile the CNN only or the whole model (with freezing; slow to start)")
 
 
 def _cpu_model() -> str:
@@ -59,7 +60,9 @@ def _prepare(model: torch.nn.Module, args: argparse.Namespace) -> torch.nn.Modul
     else:
         model = model.eval()
         set_attention_impl(model, sdpa=False)
-    return torch.compile(model) if getattr(args, "compile", False) else model
+    from core.inference.optimize import compile_model
+
+    return compile_model(model, getattr(args, "compile", "none"))
 
 
 def time_pair(run_a: Callable[[], object], run_b: Callable[[], object], repeats: int, warmup: int,
@@ -182,7 +185,7 @@ def run(args: argparse.Namespace) -> dict:
 
     return {
         "machine": {"cpu": _cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "impl": args.impl, "compile": bool(getattr(args, "compile", False)),
+                    "impl": args.impl, "compile": getattr(args, "compile", "none"),
                     "repeats": args.repeats},
         "ppt_s_vs_tokenpose_s": {
             "batch": args.batch,

@@ -18,7 +18,7 @@ from torch import nn
 
 from core.inference.decode import decode_heatmaps
 from core.inference.device import autocast_for, select_device, set_threads, synchronize
-from core.inference.optimize import optimize_for_inference
+from core.inference.optimize import compile_model, optimize_for_inference
 from core.inference.preprocess import (
     Pipeline,
     apply_affine,
@@ -92,8 +92,9 @@ class PoseEstimator2D:
     ``model``: a :class:`PoseModel` (views are a batch; cameras unused) or a :class:`MultiViewPoseModel`
     (``fuse=True`` when cameras are given). ``pipeline``: ``"darkpose"`` (unbiased affine, RGB, DARK; default for
     single-view) or ``"hrnet"`` (HRNet affine, BGR, argmax + quarter offset; default for multi-view).
-    ``optimize``: fold BatchNorm, channels_last, SDPA (outputs equal up to float rounding). ``compile``: wrap in
-    ``torch.compile``. ``amp``: float16 autocast on CUDA.
+    ``optimize``: fold BatchNorm, channels_last, SDPA, exact shortcuts (outputs equal up to float rounding).
+    ``compile``: ``False``/``"none"``, ``"backbone"`` (CNN only, seconds to compile) or ``True``/``"all"``
+    (``torch.compile`` with freezing; load weights first). ``amp``: float16 autocast on CUDA.
     """
 
     def __init__(
@@ -105,7 +106,7 @@ class PoseEstimator2D:
         pipeline: str | None = None,
         num_threads: int | None = None,
         optimize: bool = True,
-        compile: bool = False,
+        compile: bool | str = False,
         amp: bool = True,
         return_heatmaps: bool = False,
     ) -> None:
@@ -122,7 +123,8 @@ class PoseEstimator2D:
         net: nn.Module = optimize_for_inference(model) if optimize else model.eval()
         self.channels_last = bool(getattr(net, "channels_last", False))
         self.model = net.to(self.device)
-        self._forward = torch.compile(self.model) if compile else self.model
+        scope = {True: "all", False: "none"}.get(compile, compile)
+        self._forward = compile_model(self.model, scope)
 
     # ---- input checks -------------------------------------------------------------------------------
     @staticmethod

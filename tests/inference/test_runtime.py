@@ -71,3 +71,26 @@ def test_optimised_model_output_equals_original():
     torch.testing.assert_close(b.heatmaps, a.heatmaps, atol=1e-4, rtol=0)
     for sa, sb in zip(a.stages, b.stages):
         assert torch.equal(sa.keep_index, sb.keep_index)
+
+
+def test_compile_scope_is_checked():
+    from core.inference import compile_model
+
+    model = preset_model("ppt_s")
+    assert compile_model(model, "none") is model
+    with pytest.raises(ValueError, match="compile scope"):
+        compile_model(model, "everything")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch's compiler stack
+def test_compiled_backbone_gives_the_same_output():
+    from core.inference import compile_model
+
+    torch.manual_seed(2)
+    x = torch.randn(1, 3, 256, 192).contiguous(memory_format=torch.channels_last)
+    fast = optimize_for_inference(preset_model("ppt_s"))
+    with torch.inference_mode():
+        ref = fast(x).heatmaps
+        out = compile_model(fast, "backbone")(x).heatmaps
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
