@@ -1,0 +1,513 @@
+"""The live engine: sources -> sync -> 2D estimator -> robust triangulation -> filter -> sinks.
+
+Threads only move data; the logic is in pure functions (:class:`~core.capture.sync.FrameSynchronizer`,
+:func:`triangulate_poses`, the One-Euro filter) tested without threads.
+
+* one :class:`~core.capture.sources.CaptureThread` per camera writes a one-slot latest-frame buffer (and the
+  recorder's bounded queue while recording);
+* a sync thread drains the slots into the synchroniser and writes the newest frame set into a one-slot buffer;
+* a processing thread estimates 2D, triangulates, filters, publishes the result (:meth:`Pipeline.latest`) and
+  calls the result sinks (recorder, streamer).
+
+Latest-wins everywhere in live mode: a slow stage skips frames (counted) and no queue grows. With
+``PipelineSettings(mode="offline")`` (files read as fast as possible) every slot blocks instead, so every frame
+of every file is processed in order.
+
+Timing: frames are stamped with ``time.perf_counter_ns()`` when the source delivers them; a result's
+``glass_to_skeleton_ms`` runs from the frame set's capture time to the filtered 3D pose. For USB cameras the
+driver's exposure/transfer delay before delivery is not included (unknown to software); for the virtual studio
+the stamp is the virtual shutter time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from core.capture.events import EventBus
+from core.capture.frame import FrameSet
+from core.capture.sources import CaptureThread, LatestSlot, Source
+from core.capture.sync import FrameSynchronizer
+from core.estimators.base import Estimator, Poses2D
+from core.geometry import CameraRig, triangulate
+from core.geometry.filters import OneEuroFilter
+from core.geometry.skeletons import Skeleton
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Pose3D:
+    """Triangulated (and filtered) joints of one frame set.
+
+    Attributes:
+        points: filtered world points (J, 3) in the rig's units; NaN where not reconstructed.
+        raw_points: unfiltered triangulation (J, 3).
+        reprojection_error: mean pixel error over the views used (J,).
+        views_used: (C, J) bool, rig camera order.
+        skeleton: the joint set.
+        units: ``"m"`` or ``"mm"``; up: the world's up axis.
+    """
+
+    points: np.ndarray
+    raw_points: np.ndarray
+    reprojection_error: np.ndarray
+    views_used: np.ndarray
+    skeleton: Skeleton
+    units: str = "m"
+    up: str = "z"
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Host-clock stamps (``perf_counter_ns``) of one result along the pipeline, and durations derived from them."""
+
+    t_capture_ns: int
+    t_synced_ns: int
+    t_2d_start_ns: int
+    t_2d_end_ns: int
+    t_3d_end_ns: int
+    t_done_ns: int
+
+    def durations_ms(self) -> dict[str, float]:
+        """``sync`` (waiting for the other cameras), ``queue`` (waiting for the processor), ``estimate_2d``,
+        ``triangulate_3d``, ``filter``, and ``glass_to_skeleton`` (capture to filtered 3D), milliseconds."""
+        ms = 1e-6
+        return {
+            "sync": (self.t_synced_ns - self.t_capture_ns) * ms,
+            "queue": (self.t_2d_start_ns - self.t_synced_ns) * ms,
+            "estimate_2d": (self.t_2d_end_ns - self.t_2d_start_ns) * ms,
+            "triangulate_3d": (self.t_3d_end_ns - self.t_2d_end_ns) * ms,
+            "filter": (self.t_done_ns - self.t_3d_end_ns) * ms,
+            "glass_to_skeleton": (self.t_done_ns - self.t_capture_ns) * ms,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class PipelineResult:
+    """Everything about one processed frame set (what :meth:`Pipeline.latest` returns)."""
+
+    index: int
+    frame_set: FrameSet
+    poses_2d: Poses2D
+    pose_3d: Pose3D
+    timings: StageTimings
+
+
+@dataclass
+class PipelineSettings:
+    """How the pipeline runs.
+
+    Attributes:
+        mode: ``"live"`` (latest-wins, real time) or ``"offline"`` (every frame, in order; for files).
+        fps: nominal frame rate (Hz) for sync tolerance (default: the sources' own rate, else 30).
+        sync_tolerance_ms: frame-matching tolerance (default half a frame period).
+        max_wait_ms: wait for a silent camera before emitting a set without it (default 3 frame periods).
+        min_cameras: sets with fewer cameras are skipped.
+        min_confidence, outliers, threshold_px, min_views, refine: passed to :func:`core.geometry.triangulate`.
+        filter: ``"one-euro"`` or ``None``; one_euro_min_cutoff / one_euro_beta: its parameters.
+        torch_threads: ``torch.set_num_threads`` for inference (``None`` leaves it).
+    """
+
+    mode: str = "live"
+    fps: float | None = None
+    sync_tolerance_ms: float | None = None
+    max_wait_ms: float | None = None
+    min_cameras: int = 1
+    min_confidence: float = 0.3
+    outliers: str | None = "worst-view"
+    threshold_px: float = 20.0
+    min_views: int = 2
+    refine: bool = False
+    filter: str | None = "one-euro"
+    one_euro_min_cutoff: float = 1.0
+    one_euro_beta: float = 0.05
+    torch_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("live", "offline"):
+            raise ValueError(f"pipeline mode must be 'live' or 'offline', got {self.mode!r}")
+        if self.filter not in (None, "none", "one-euro"):
+            raise ValueError(f"filter must be 'one-euro' or None, got {self.filter!r}")
+        if self.outliers == "none":
+            self.outliers = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def triangulate_poses(rig: CameraRig, poses: Poses2D, settings: PipelineSettings) -> Pose3D:
+    """Robust triangulation of one frame set's 2D keypoints (pure): ``poses.keypoints (C, J, 2)`` -> (J, 3)."""
+    if poses.cameras != rig.names:
+        raise ValueError(f"2D poses are for cameras {poses.cameras}, the rig has {rig.names}")
+    J = poses.skeleton.num_joints
+    if len(rig) < 2:
+        nan = np.full((J, 3), np.nan)
+        return Pose3D(nan, nan.copy(), np.full(J, np.nan), np.zeros((len(rig), J), bool), poses.skeleton,
+                      rig.units, rig.up)
+    res = triangulate(rig, poses.keypoints, poses.confidence, min_confidence=settings.min_confidence,
+                      outliers=settings.outliers, threshold_px=settings.threshold_px,
+                      min_views=settings.min_views, refine=settings.refine)
+    return Pose3D(res.points_3d, res.points_3d, res.reprojection_error, res.views_used, poses.skeleton,
+                  rig.units, rig.up)
+
+
+def apply_filter(pose: Pose3D, flt: OneEuroFilter | None, t_s: float) -> Pose3D:
+    """Filtered copy of ``pose`` at time ``t_s`` (seconds); unchanged when ``flt`` is None."""
+    if flt is None:
+        return pose
+    return Pose3D(flt(pose.raw_points, t_s), pose.raw_points, pose.reprojection_error, pose.views_used,
+                  pose.skeleton, pose.units, pose.up)
+
+
+def match_sources_to_rig(names: list[str], rig: CameraRig) -> CameraRig:
+    """The rig restricted to the sources' cameras (in rig order); a clear error when a name is not calibrated."""
+    unknown = [n for n in names if n not in rig.names]
+    if unknown:
+        raise ValueError(f"sources {unknown} have no camera of that name in the calibration (its cameras: "
+                         f"{rig.names}); name each source after its calibrated camera, e.g. --source "
+                         f"{rig.names[0]}=0")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"several sources are named {dupes}; each camera needs one source")
+    return rig.subset([n for n in rig.names if n in names])
+
+
+@dataclass
+class MetricsSnapshot:
+    """What the GUI plots: rates, drops and latencies (ms) over the recent window.
+
+    Attributes:
+        fps: processed frame sets per second (last ~2 s); results: processed in total.
+        cameras: camera -> capture counters (frames, dropped, missed, fps, connected, reconnects...).
+        sync: synchroniser statistics (sets, spread, skipped, missing); skipped_sets: sets the processor never
+            took (latest-wins).
+        latency_ms: stage -> {"mean", "p50", "p95", "last"} over the window.
+        errors: processing errors so far.
+    """
+
+    fps: float
+    results: int
+    cameras: dict
+    sync: dict
+    skipped_sets: int
+    latency_ms: dict
+    errors: int
+    recording: dict | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Pipeline:
+    """Wires sources, synchronisation, a 2D estimator, triangulation, filtering and sinks with threads.
+
+    Args:
+        sources: one :class:`Source` per camera, named after the rig's cameras.
+        rig: the calibration (extra cameras without a source are ignored).
+        estimator: the 2D backend.
+        settings: :class:`PipelineSettings`.
+        events: event bus (a new one by default; read :attr:`events`).
+        history: results kept for latency statistics.
+
+    Thread-safe: :meth:`start`, :meth:`stop`, :meth:`latest`, :meth:`metrics`, :meth:`add_sink`,
+    :meth:`start_recording`, :meth:`stop_recording` may be called from any thread.
+    """
+
+    def __init__(self, sources: list[Source], rig: CameraRig, estimator: Estimator,
+                 settings: PipelineSettings | None = None, events: EventBus | None = None,
+                 history: int = 600) -> None:
+        if not sources:
+            raise ValueError("a pipeline needs at least one source")
+        self.settings = settings or PipelineSettings()
+        self.rig = match_sources_to_rig([s.name for s in sources], rig)
+        self.sources = sorted(sources, key=lambda s: self.rig.names.index(s.name))
+        self.estimator = estimator
+        self.events = events or EventBus()
+        if self.settings.mode == "offline" and any(s.live for s in self.sources):
+            raise ValueError("offline mode needs file or folder sources (live cameras cannot wait)")
+        fps = self.settings.fps or next((s.fps for s in self.sources if s.fps), None) or 30.0
+        self.fps = float(fps)
+        self._frame_arrived = threading.Event()
+        blocking = self.settings.mode == "offline"
+        self._slots = {s.name: LatestSlot(blocking=blocking, notify=self._frame_arrived) for s in self.sources}
+        self._captures = {s.name: CaptureThread(s, events=self.events) for s in self.sources}
+        for name, cap in self._captures.items():
+            cap.add_slot(self._slots[name])
+        self._sync = FrameSynchronizer(
+            self.rig.names, fps=self.fps, tolerance_ms=self.settings.sync_tolerance_ms,
+            max_wait_ms=self.settings.max_wait_ms, policy="all" if blocking else "latest",
+            min_cameras=self.settings.min_cameras, max_buffer=8)
+        self._set_slot = LatestSlot(blocking=blocking)
+        self._stop = threading.Event()
+        self.finished = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._latest: PipelineResult | None = None
+        self._history: deque = deque(maxlen=history)
+        self._done_times: deque = deque(maxlen=history)
+        self._results = 0
+        self._errors = 0
+        self._sinks: list[Callable[[PipelineResult], None]] = []
+        self._filter = (OneEuroFilter(self.settings.one_euro_min_cutoff, self.settings.one_euro_beta)
+                        if self.settings.filter == "one-euro" else None)
+        self._recorder = None
+        self._started = False
+        self._result_cond = threading.Condition()
+
+    # -- control --------------------------------------------------------------------------------------
+    def start(self) -> "Pipeline":
+        """Start every thread (returns self)."""
+        with self._lock:
+            if self._started:
+                raise RuntimeError("pipeline already started")
+            self._started = True
+        if self.settings.torch_threads is not None:
+            try:
+                import torch
+
+                torch.set_num_threads(int(self.settings.torch_threads))
+            except ImportError:
+                pass
+        start_ns = time.perf_counter_ns() + 50_000_000  # files share one media-time origin
+        for s in self.sources:
+            if hasattr(s, "start_ns") and s.start_ns is None:
+                s.start_ns = start_ns
+        for cap in self._captures.values():
+            cap.start()
+        for target, name in ((self._sync_loop, "pipeline-sync"), (self._process_loop, "pipeline-process")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        self.events.publish("pipeline_started", f"{len(self.sources)} cameras ({', '.join(self.rig.names)}), "
+                            f"backend {self.estimator.name}, mode {self.settings.mode}")
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop capture and processing, close the recording; waits up to ``timeout`` s per thread."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        for cap in self._captures.values():
+            cap.stop(timeout)
+        for t in self._threads:
+            t.join(timeout)
+            if t.is_alive():
+                log.warning("pipeline thread %s did not end within %.1f s", t.name, timeout)
+        self.stop_recording()
+        self.events.publish("pipeline_stopped", f"stopped after {self._results} results")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every finite source is done and processed (offline); True if finished."""
+        return self.finished.wait(timeout)
+
+    def __enter__(self) -> "Pipeline":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- outputs --------------------------------------------------------------------------------------
+    def latest(self) -> PipelineResult | None:
+        """The newest result (frame set, 2D, 3D, timings), or None before the first."""
+        with self._lock:
+            return self._latest
+
+    def wait_result(self, after_index: int = -1, timeout: float = 1.0) -> PipelineResult | None:
+        """Wait for a result newer than ``after_index`` (up to ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        with self._result_cond:
+            while True:
+                r = self._latest
+                if r is not None and r.index > after_index:
+                    return r
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._result_cond.wait(left)
+
+    def add_sink(self, sink: Callable[[PipelineResult], None]) -> None:
+        """Call ``sink(result)`` on the processing thread for every result (keep it quick)."""
+        with self._lock:
+            self._sinks = self._sinks + [sink]
+
+    def remove_sink(self, sink: Callable[[PipelineResult], None]) -> None:
+        with self._lock:
+            self._sinks = [s for s in self._sinks if s is not sink]
+
+    def capture_stats(self) -> dict:
+        return {name: vars(cap.stats()) for name, cap in self._captures.items()}
+
+    def latency_history(self) -> dict[str, np.ndarray]:
+        """Stage -> (N,) ms of the recent results, oldest first (for plots); plus ``t`` (s, host clock)."""
+        with self._lock:
+            hist = list(self._history)
+        if not hist:
+            return {}
+        rows = [h.durations_ms() for h in hist]
+        out = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+        out["t"] = np.array([h.t_done_ns / 1e9 for h in hist])
+        return out
+
+    def metrics(self) -> MetricsSnapshot:
+        """Rates, drops, sync and latency statistics now (thread-safe)."""
+        with self._lock:
+            hist = list(self._history)
+            done = list(self._done_times)
+            results, errors = self._results, self._errors
+            sync = self._sync.stats.as_dict()
+            recorder = self._recorder
+        now = time.perf_counter_ns()
+        recent = [t for t in done if now - t < 2e9]
+        fps = (len(recent) - 1) / ((recent[-1] - recent[0]) / 1e9) if len(recent) > 2 else 0.0
+        latency = {}
+        if hist:
+            rows = [h.durations_ms() for h in hist]
+            for k in rows[0]:
+                v = np.array([r[k] for r in rows])
+                latency[k] = {"mean": float(v.mean()), "p50": float(np.median(v)),
+                              "p95": float(np.percentile(v, 95)), "last": float(v[-1])}
+        return MetricsSnapshot(fps=fps, results=results, cameras=self.capture_stats(), sync=sync,
+                               skipped_sets=self._set_slot.dropped, latency_ms=latency, errors=errors,
+                               recording=recorder.stats() if recorder is not None else None)
+
+    # -- recording ------------------------------------------------------------------------------------
+    def start_recording(self, folder, name: str = "live", overwrite: bool = False, **options):
+        """Record every captured frame, the timestamps and this pipeline's results into a session folder."""
+        from core.session.recorder import Recorder
+
+        with self._lock:
+            if self._recorder is not None:
+                raise RuntimeError(f"already recording into {self._recorder.folder}")
+        recorder = Recorder(folder, self.rig, fps=self.fps, events=self.events, overwrite=overwrite,
+                            settings={"pipeline": self.settings.as_dict(), "estimator": self.estimator.settings()},
+                            result_name=name, skeleton=self.estimator.skeleton,
+                            source={"kind": "live", "sources": {s.name: s.describe() for s in self.sources}},
+                            **options)
+        recorder.start()
+        for cap in self._captures.values():
+            cap.sinks = cap.sinks + [recorder.on_frame]
+        with self._lock:
+            self._recorder = recorder
+        self.events.publish("recording_started", f"recording into {recorder.folder}", path=str(recorder.folder))
+        return recorder
+
+    def stop_recording(self):
+        """Stop recording (flushes and closes every file); returns the recorder or None."""
+        with self._lock:
+            recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return None
+        for cap in self._captures.values():
+            cap.sinks = [s for s in cap.sinks if s != recorder.on_frame]
+        recorder.close(sync_stats=self._sync.stats.as_dict(), capture_stats=self.capture_stats())
+        self.events.publish("recording_stopped", f"recorded {recorder.stats()['frames_written']} frames into "
+                            f"{recorder.folder}", path=str(recorder.folder))
+        return recorder
+
+    @property
+    def recorder(self):
+        with self._lock:
+            return self._recorder
+
+    # -- threads --------------------------------------------------------------------------------------
+    def _sync_loop(self) -> None:
+        offline = self.settings.mode == "offline"
+        try:
+            while not self._stop.is_set():
+                self._frame_arrived.wait(0.02)
+                self._frame_arrived.clear()
+                for name, slot in self._slots.items():
+                    if offline and not self._sync.has_room(name):
+                        continue  # this camera is ahead: leave its frame in the slot (the producer waits)
+                    frame = slot.get()
+                    if frame is not None:
+                        self._sync.push(frame)
+                    elif not self._captures[name].running and name not in self._sync._finished:
+                        self._sync.finish(name)
+                sets = self._sync.pop_all(None if offline else time.perf_counter_ns())
+                for fs in sets:
+                    self._set_slot.put((fs, time.perf_counter_ns()), self._stop)
+                if offline and all(not c.running for c in self._captures.values()) \
+                        and all(s.peek() is None for s in self._slots.values()):
+                    for fs in self._sync.flush():
+                        self._set_slot.put((fs, time.perf_counter_ns()), self._stop)
+                    self._set_slot.put(_END, self._stop)
+                    return
+                if not offline and self._captures and all(
+                        not c.running and c.stats().finished for c in self._captures.values()):
+                    for fs in self._sync.flush():
+                        self._set_slot.put((fs, time.perf_counter_ns()), self._stop)
+                    self._set_slot.put(_END, self._stop)
+                    return
+        except Exception as exc:
+            log.exception("sync thread crashed")
+            self.events.publish("error", f"synchronisation thread crashed: {exc!r}")
+            self._set_slot.put(_END, self._stop)
+
+    def _process_loop(self) -> None:
+        error_reported = 0.0
+        while not self._stop.is_set():
+            item = self._set_slot.get(timeout=0.05)
+            if item is None:
+                continue
+            if item is _END:
+                self.finished.set()
+                self.events.publish("pipeline_finished", f"all sources ended; {self._results} results")
+                return
+            fs, t_synced = item
+            try:
+                result = self._process(fs, t_synced)
+            except Exception as exc:  # report and keep going with the next set
+                with self._lock:
+                    self._errors += 1
+                log.exception("processing frame set %d failed", fs.index)
+                now = time.monotonic()
+                if now - error_reported > 1.0:  # at most one error event per second
+                    self.events.publish("error", f"processing frame set {fs.index} failed: {exc}")
+                    error_reported = now
+                continue
+            with self._lock:
+                sinks = list(self._sinks)
+                recorder = self._recorder
+            if recorder is not None:
+                sinks.append(recorder.on_result)
+            for sink in sinks:
+                try:
+                    sink(result)
+                except Exception as exc:
+                    log.exception("result sink %r failed", sink)
+                    self.events.publish("error", f"result sink failed: {exc}")
+
+    def _process(self, fs: FrameSet, t_synced: int) -> PipelineResult:
+        t0 = time.perf_counter_ns()
+        poses = self.estimator.estimate(fs, self.rig)
+        t1 = time.perf_counter_ns()
+        pose = triangulate_poses(self.rig, poses, self.settings)
+        t2 = time.perf_counter_ns()
+        pose = apply_filter(pose, self._filter, fs.t_ns / 1e9)
+        t3 = time.perf_counter_ns()
+        timings = StageTimings(fs.t_ns, t_synced, t0, t1, t2, t3)
+        with self._lock:
+            result = PipelineResult(self._results, fs, poses, pose, timings)
+            self._results += 1
+            self._latest = result
+            self._history.append(timings)
+            self._done_times.append(t3)
+        with self._result_cond:
+            self._result_cond.notify_all()
+        return result
+
+
+class _EndMarker:
+    def __repr__(self) -> str:
+        return "<end of sources>"
+
+
+_END = _EndMarker()

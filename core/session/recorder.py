@@ -1,0 +1,354 @@
+"""Record live capture and pipeline results into a session folder (:mod:`core.session.folder` format).
+
+* Frames: every frame a camera delivers goes into a bounded queue (never blocking capture); a writer thread
+  groups them into frame sets with the synchroniser (``policy="all"``: nothing skipped, a camera without a frame
+  for a set is written as dropped) and appends them with :class:`~core.session.folder.SessionWriter` (MJPEG videos,
+  ``timestamps.csv``, manifest, flushed every second). Frames the queue could not take are counted
+  (``frames_dropped_by_writer``) and reported.
+* Results: :class:`ResultWriter` appends 2D keypoints with confidences and kept-token indices, and 3D joints, to
+  ``results/<name>/`` as ``poses_2d.partNNNN.npz`` / ``poses_3d.partNNNN.npz`` chunks, one per second, merged into
+  ``poses_2d.npz`` / ``poses_3d.npz`` on close; ``settings.json`` is written first. A killed process leaves the
+  chunks, which the reader (:mod:`core.session.replay`) merges.
+
+Result arrays (T results, C cameras, J joints): ``frame_index (T,)`` (the recorded frame set, -1 if unknown),
+``t_ns (T,)``, ``frame_t_capture_ns (T, C)`` (-1 for a missing camera), ``keypoints (T, C, J, 2)`` px,
+``confidence (T, C, J)``, ``kept_tokens_<s> (T, C, K_s)`` (-1 = missing camera), ``points_3d (T, J, 3)``
+(filtered), ``raw_points_3d (T, J, 3)``, ``reprojection_error (T, J)`` px, ``views_used (T, C, J)``,
+``latency_ms (T, 6)`` (columns ``LATENCY_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.capture.events import EventBus
+from core.capture.frame import Frame
+from core.capture.sync import FrameSynchronizer
+from core.geometry import CameraRig
+from core.geometry.skeletons import Skeleton
+
+log = logging.getLogger(__name__)
+
+RESULTS_DIR = "results"
+LATENCY_COLUMNS = ("sync", "queue", "estimate_2d", "triangulate_3d", "filter", "glass_to_skeleton")
+_END = object()
+
+
+def _atomic_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    tmp.replace(path)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    """Write an .npz atomically (a killed process never leaves half a chunk under the final name)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    tmp.replace(path)
+
+
+class ResultWriter:
+    """Append pipeline results to ``SESSION/results/<name>/`` in one-second chunks.
+
+    Args:
+        session: the session folder (must exist).
+        name: result-set name (``live``, ``reprocessed``, ...).
+        cameras: rig camera names (the ``C`` axis).
+        skeleton: the joint set of the keypoints.
+        settings: stored in ``settings.json`` (backend, weights hash, triangulation, filter...).
+        flush_s: chunk period (seconds).
+        overwrite: replace an existing result set of that name.
+    """
+
+    def __init__(self, session, name: str, cameras: list[str], skeleton: Skeleton, settings: dict | None = None,
+                 flush_s: float = 1.0, overwrite: bool = False) -> None:
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"result set name must be a plain folder name, got {name!r}")
+        self.folder = Path(session) / RESULTS_DIR / name
+        if self.folder.exists():
+            if not overwrite:
+                raise FileExistsError(f"result set {self.folder} already exists; choose another name or overwrite")
+            for p in self.folder.iterdir():
+                p.unlink()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.cameras = list(cameras)
+        self.skeleton = skeleton
+        self.flush_s = flush_s
+        self._rows: list[dict] = []
+        self._parts = 0
+        self._last_flush = time.monotonic()
+        self.count = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        _atomic_json(self.folder / "settings.json", {"cameras": self.cameras, "skeleton": skeleton.name,
+                                                     "joints": list(skeleton.joints), "complete": False,
+                                                     "latency_columns": list(LATENCY_COLUMNS),
+                                                     **(settings or {})})
+
+    def add(self, result, frame_index: int = -1) -> None:
+        """Append one :class:`core.pipeline.PipelineResult`."""
+        p2, p3 = result.poses_2d, result.pose_3d
+        C = len(self.cameras)
+        stamps = np.full(C, -1, dtype=np.int64)
+        for c, cam in enumerate(self.cameras):
+            f = result.frame_set.frames.get(cam)
+            if f is not None:
+                stamps[c] = f.t_capture_ns
+        d = result.timings.durations_ms()
+        row = {
+            "frame_index": int(frame_index), "t_ns": int(result.frame_set.t_ns), "frame_t_capture_ns": stamps,
+            "keypoints": p2.keypoints.astype(np.float32), "confidence": p2.confidence.astype(np.float32),
+            "points_3d": p3.points.astype(np.float64), "raw_points_3d": p3.raw_points.astype(np.float64),
+            "reprojection_error": p3.reprojection_error.astype(np.float32),
+            "views_used": p3.views_used.astype(bool),
+            "latency_ms": np.array([d[k] for k in LATENCY_COLUMNS], dtype=np.float32),
+        }
+        for s, k in enumerate(p2.kept_tokens):
+            row[f"kept_tokens_{s}"] = np.asarray(k, dtype=np.int16)
+        with self._lock:
+            if self._closed:
+                return
+            self._rows.append(row)
+            self.count += 1
+            if time.monotonic() - self._last_flush >= self.flush_s:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
+        keys = rows[0].keys()
+        arrays = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in keys if all(k in r for r in rows)}
+        _save_npz(self.folder / f"results.part{self._parts:05d}.npz", arrays)
+        self._parts += 1
+
+    def close(self) -> Path:
+        """Flush, merge the chunks into ``poses_2d.npz`` and ``poses_3d.npz`` and mark the set complete."""
+        with self._lock:
+            if self._closed:
+                return self.folder
+            self._flush_locked()
+            self._closed = True
+        merge_result_chunks(self.folder)
+        settings = json.loads((self.folder / "settings.json").read_text())
+        settings["complete"] = True
+        settings["results"] = self.count
+        _atomic_json(self.folder / "settings.json", settings)
+        return self.folder
+
+
+_2D_KEYS = ("frame_index", "t_ns", "frame_t_capture_ns", "keypoints", "confidence")
+_3D_KEYS = ("frame_index", "t_ns", "points_3d", "raw_points_3d", "reprojection_error", "views_used", "latency_ms")
+
+
+def load_result_chunks(folder: Path) -> dict[str, np.ndarray]:
+    """Concatenate the ``results.partNNNNN.npz`` chunks of a result folder (skipping unreadable ones)."""
+    parts = sorted(folder.glob("results.part*.npz"))
+    chunks = []
+    for p in parts:
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                chunks.append({k: z[k] for k in z.files})
+        except Exception as exc:  # a chunk cut by a crash: keep what is readable
+            log.warning("%s: unreadable result chunk skipped (%s)", p, exc)
+    if not chunks:
+        return {}
+    keys = [k for k in chunks[0] if all(k in c for c in chunks)]
+    out = {}
+    for k in keys:
+        try:
+            out[k] = np.concatenate([c[k] for c in chunks])
+        except ValueError:  # kept-token counts changed between chunks (another keep ratio): drop that array
+            log.warning("%s: %s has different shapes across chunks; not merged", folder, k)
+    return out
+
+
+def merge_result_chunks(folder: Path) -> None:
+    """Merge chunks into ``poses_2d.npz`` (2D + kept tokens) and ``poses_3d.npz``, then remove the chunks."""
+    data = load_result_chunks(folder)
+    if not data:
+        return
+    two_d = {k: v for k, v in data.items() if k in _2D_KEYS or k.startswith("kept_tokens_")}
+    three_d = {k: v for k, v in data.items() if k in _3D_KEYS}
+    _save_npz(folder / "poses_2d.npz", two_d)
+    _save_npz(folder / "poses_3d.npz", three_d)
+    for p in folder.glob("results.part*.npz"):
+        p.unlink()
+
+
+class Recorder:
+    """Records frames and results of a live pipeline into a new session folder.
+
+    Args:
+        folder: the session folder to create.
+        rig: the cameras being recorded (names and image sizes).
+        fps: nominal frame rate (Hz).
+        events: where ``error`` events go.
+        settings: stored in the manifest (pipeline settings, estimator description and weights hash).
+        result_name: result-set name for the live results (``results/<result_name>/``).
+        skeleton: joint set of the results.
+        source: description of the sources (manifest).
+        queue_seconds: capacity of the frame queue in seconds of video (bounded memory).
+        overwrite: replace an existing folder.
+    """
+
+    def __init__(self, folder, rig: CameraRig, fps: float, events: EventBus | None = None,
+                 settings: dict | None = None, result_name: str = "live", skeleton: Skeleton | None = None,
+                 source: dict | None = None, queue_seconds: float = 4.0, overwrite: bool = False,
+                 record_results: bool = True) -> None:
+        from core.session.folder import SessionWriter
+
+        self.folder = Path(folder)
+        self.rig = rig
+        self.fps = float(fps)
+        self.events = events or EventBus()
+        all_settings = {"recording": {"source": source or {}}, **(settings or {})}
+        self.writer = SessionWriter(self.folder, rig, fps=self.fps, source="cameras", settings=all_settings,
+                                    overwrite=overwrite)
+        est = (settings or {}).get("estimator", {})
+        if est.get("weights_sha256"):
+            self.writer.manifest.weights = {"ppt": est["weights_sha256"]}
+        self.results = (ResultWriter(self.folder, result_name, rig.names, skeleton, settings=settings)
+                        if record_results and skeleton is not None else None)
+        self._queue: queue.Queue = queue.Queue(maxsize=max(8, int(queue_seconds * self.fps * len(rig))))
+        self._sync = FrameSynchronizer(rig.names, fps=self.fps, policy="all", max_buffer=int(2 * self.fps) + 8)
+        self._stamp_to_index: dict[tuple[str, int], int] = {}
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._lock = threading.Lock()
+        self.frames_received = 0
+        self.frames_written = 0
+        self.frames_dropped_by_writer = 0
+        self.sets_written = 0
+        self.error: str | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def on_frame(self, frame: Frame) -> None:
+        """Capture-thread sink: enqueue without blocking; a full queue counts a dropped frame."""
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait(frame)
+            with self._lock:
+                self.frames_received += 1
+        except queue.Full:
+            with self._lock:
+                self.frames_dropped_by_writer += 1
+
+    def on_result(self, result) -> None:
+        """Pipeline result sink: append to the live result set."""
+        if self.results is None:
+            return
+        index = -1
+        with self._lock:
+            for cam, f in result.frame_set.frames.items():
+                index = self._stamp_to_index.get((cam, f.t_capture_ns), -1)
+                if index >= 0:
+                    break
+        self.results.add(result, index)
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"folder": str(self.folder), "frames_received": self.frames_received,
+                    "frames_written": self.frames_written, "frames_dropped_by_writer": self.frames_dropped_by_writer,
+                    "sets_written": self.sets_written, "queued": self._queue.qsize(), "error": self.error}
+
+    def _write(self, fs) -> None:
+        self.writer.write_frame_set(fs)
+        with self._lock:
+            index = self.sets_written
+            self.sets_written += 1
+            self.frames_written += len(fs.frames)
+            for cam, f in fs.frames.items():
+                self._stamp_to_index[(cam, f.t_capture_ns)] = index
+            if len(self._stamp_to_index) > 4000:  # keep the last ~30 s of a 4-camera rig
+                for key in list(self._stamp_to_index)[:2000]:
+                    del self._stamp_to_index[key]
+
+    def _run(self) -> None:
+        ending = False
+        while True:
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                item = None
+            if item is _END:
+                ending = True
+            elif item is not None:
+                try:
+                    self._sync.push(item)
+                except ValueError as exc:
+                    log.warning("recorder: %s", exc)
+                # drain what is already queued before grouping (cheap, keeps sets complete)
+                continue_draining = True
+                while continue_draining:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _END:
+                        ending = True
+                        continue_draining = False
+                    else:
+                        self._sync.push(nxt)
+            try:
+                sets = self._sync.flush() if ending else self._sync.pop_all(time.perf_counter_ns())
+                for fs in sets:
+                    self._write(fs)
+            except Exception as exc:  # report once; keep the files that were written
+                with self._lock:
+                    first = self.error is None
+                    self.error = str(exc)
+                if first:
+                    log.exception("recorder failed writing %s", self.folder)
+                    self.events.publish("error", f"recording into {self.folder} failed: {exc}")
+                if ending:
+                    return
+            if ending:
+                return
+
+    def close(self, sync_stats: dict | None = None, capture_stats: dict | None = None, timeout: float = 30.0) -> Path:
+        """Write what is queued, close videos and results, and store statistics in the manifest."""
+        if self._closed:
+            return self.folder
+        self._closed = True
+        self._queue.put(_END)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("recorder thread still writing after %.0f s", timeout)
+        rec = self.writer.manifest.settings.setdefault("recording", {})
+        rec.update({"frames_received": self.frames_received, "frames_written": self.frames_written,
+                    "frames_dropped_by_writer": self.frames_dropped_by_writer, "sets_written": self.sets_written,
+                    "writer_sync": self._sync.stats.as_dict(), "pipeline_sync": sync_stats or {},
+                    "capture": {k: {kk: vv for kk, vv in v.items() if kk != "camera"}
+                                for k, v in (capture_stats or {}).items()},
+                    "error": self.error})
+        self.writer.close(complete=self.error is None)
+        if self.results is not None:
+            self.results.close()
+        return self.folder

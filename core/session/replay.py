@@ -1,0 +1,292 @@
+"""Replay a recorded session: its synchronised frame sets with the recorded results, seeking, and re-processing
+with other settings (model, filter, triangulation) into a new result set.
+
+Built on :class:`core.session.folder.SessionReader` (manifest, calibration, videos, ``timestamps.csv``) plus the
+``results/<name>/`` sets written by :mod:`core.session.recorder` (complete files, or the chunks a killed process
+left behind).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from core.capture.frame import Frame, FrameSet
+from core.capture.sync import group_frames
+from core.geometry.filters import OneEuroFilter, butterworth_filter
+from core.geometry.skeletons import get_skeleton
+from core.session.recorder import RESULTS_DIR, ResultWriter, load_result_chunks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class ResultSet:
+    """One ``results/<name>/`` set, loaded.
+
+    Attributes:
+        name: the set's name; settings: its ``settings.json``; complete: closed cleanly.
+        arrays: ``frame_index (T,)``, ``keypoints (T, C, J, 2)``, ``confidence (T, C, J)``, ``points_3d (T, J, 3)``,
+            ``kept_tokens_<s> (T, C, K_s)``, ... (see :mod:`core.session.recorder`).
+    """
+
+    name: str
+    settings: dict
+    arrays: dict
+    complete: bool
+
+    def __len__(self) -> int:
+        return len(self.arrays.get("frame_index", ()))
+
+    @property
+    def skeleton(self):
+        return get_skeleton(self.settings["skeleton"])
+
+    def row_for_frame(self, frame_index: int) -> int | None:
+        """Row of the result for recorded frame set ``frame_index`` (None if that set was not processed)."""
+        idx = self.arrays.get("frame_index")
+        if idx is None:
+            return None
+        hits = np.nonzero(idx == frame_index)[0]
+        return int(hits[-1]) if hits.size else None
+
+    def points_by_frame(self, num_frames: int) -> np.ndarray:
+        """3D points laid out per recorded frame set, (num_frames, J, 3); NaN where nothing was processed."""
+        pts = self.arrays["points_3d"]
+        out = np.full((num_frames,) + pts.shape[1:], np.nan)
+        idx = self.arrays["frame_index"]
+        ok = (idx >= 0) & (idx < num_frames)
+        out[idx[ok]] = pts[ok]
+        return out
+
+
+def load_results(session, name: str) -> ResultSet:
+    """Load ``SESSION/results/<name>/`` (merged files, or leftover chunks of an interrupted recording)."""
+    folder = Path(session) / RESULTS_DIR / name
+    if not folder.is_dir():
+        available = list_results(session)
+        raise FileNotFoundError(f"no result set {name!r} in {session} (available: {available})")
+    spath = folder / "settings.json"
+    if not spath.exists():
+        raise FileNotFoundError(f"{folder}: settings.json is missing")
+    try:
+        settings = json.loads(spath.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{spath}: not valid JSON ({exc})") from exc
+    arrays: dict = {}
+    for fname in ("poses_2d.npz", "poses_3d.npz"):
+        p = folder / fname
+        if p.exists():
+            try:
+                with np.load(p, allow_pickle=False) as z:
+                    arrays.update({k: z[k] for k in z.files})
+            except Exception as exc:
+                raise ValueError(f"{p}: truncated or corrupt ({exc}); delete it to fall back to the chunks") from exc
+    chunks = load_result_chunks(folder)
+    if chunks and not arrays:
+        arrays = chunks
+    elif chunks:
+        log.warning("%s has both merged results and chunks; using the merged files", folder)
+    return ResultSet(name, settings, arrays, bool(settings.get("complete")))
+
+
+def list_results(session) -> list[str]:
+    """Names of the result sets of a session."""
+    root = Path(session) / RESULTS_DIR
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayItem:
+    """One replayed frame set with the results recorded for it (None where that set was not processed)."""
+
+    index: int
+    frame_set: FrameSet
+    keypoints: np.ndarray | None
+    confidence: np.ndarray | None
+    points_3d: np.ndarray | None
+
+
+class Session:
+    """A recorded session opened for replay.
+
+    Args:
+        path: the session folder.
+        offsets_ms: per-camera clock offsets (ms, subtracted from that camera's stamps) to regroup the frames
+            into new sets (``None``: the recorded grouping, video frame k = set k).
+    """
+
+    def __init__(self, path, offsets_ms: dict[str, float] | None = None) -> None:
+        from core.session.folder import SessionReader
+
+        self.path = Path(path)
+        self.reader = SessionReader(self.path)
+        self.rig = self.reader.rig
+        self.fps = self.reader.fps
+        self.cameras = self.reader.camera_names
+        for cam in self.cameras:
+            if not self.reader.video_path(cam).exists():
+                log.warning("session %s: video of camera %s is missing (%s); it will be missing from every set",
+                            self.path, cam, self.reader.video_path(cam))
+        self._plan = self._regroup(offsets_ms) if offsets_ms else None
+
+    def __len__(self) -> int:
+        return len(self._plan) if self._plan is not None else self.reader.num_frames
+
+    @property
+    def manifest(self):
+        return self.reader.manifest
+
+    def results(self, name: str) -> ResultSet:
+        """Result set ``name``, with each result's recorded frame-set index resolved from the capture stamps
+        (live results are written before the recorder has grouped their frames)."""
+        res = load_results(self.path, name)
+        idx = res.arrays.get("frame_index")
+        stamps = res.arrays.get("frame_t_capture_ns")
+        if idx is not None and stamps is not None and (idx < 0).any():
+            ts = self.reader.timestamps
+            lookup = {(str(c), int(t)): int(i) for i, c, t in zip(ts["frame_index"], ts["camera"], ts["t_capture_ns"])
+                      if t >= 0}
+            cams = res.settings.get("cameras", self.cameras)
+            idx = idx.copy()
+            for r in np.nonzero(idx < 0)[0]:
+                for c, cam in enumerate(cams):
+                    hit = lookup.get((cam, int(stamps[r, c])))
+                    if hit is not None:
+                        idx[r] = hit
+                        break
+            res.arrays["frame_index"] = idx
+        return res
+
+    def result_names(self) -> list[str]:
+        return list_results(self.path)
+
+    def _regroup(self, offsets_ms: dict[str, float]) -> list[dict[str, int]]:
+        """New grouping with clock offsets: set i -> {camera: recorded frame index}."""
+        ts = self.reader.timestamps
+        frames = [Frame(str(c), int(i), int(t), 0.0, None)
+                  for i, c, t, d in zip(ts["frame_index"], ts["camera"], ts["t_capture_ns"], ts["dropped"])
+                  if not d and t >= 0]
+        sets = group_frames(frames, self.cameras, self.fps, offsets_ms=offsets_ms)
+        return [{c: f.index for c, f in fs.frames.items()} for fs in sets]
+
+    def frame_sets(self, start: int = 0, stop: int | None = None) -> Iterator[FrameSet]:
+        """Synchronised frame sets ``start..stop-1`` in order (sequential decoding; seek with ``start``)."""
+        if self._plan is None:
+            yield from self.reader.frame_sets(start, stop)
+            return
+        stop = len(self._plan) if stop is None else min(stop, len(self._plan))
+        rows = {}
+        ts = self.reader.timestamps
+        for i, c, t, w in zip(ts["frame_index"], ts["camera"], ts["t_capture_ns"], ts["t_wall"]):
+            rows[(str(c), int(i))] = (int(t), float(w))
+        caps: dict[str, cv2.VideoCapture] = {}
+        pos: dict[str, int] = {}
+        try:
+            for cam in self.cameras:
+                cap = cv2.VideoCapture(str(self.reader.video_path(cam)))
+                if cap.isOpened():
+                    caps[cam] = cap
+                    pos[cam] = 0
+            for k in range(start, stop):
+                frames = {}
+                for cam, rec_index in self._plan[k].items():
+                    cap = caps.get(cam)
+                    if cap is None:
+                        continue
+                    if rec_index != pos[cam]:
+                        cap.set(cv2.CAP_PROP_POS_FRAMES, rec_index)
+                    ok, image = cap.read()
+                    pos[cam] = rec_index + 1
+                    if ok:
+                        t, w = rows.get((cam, rec_index), (-1, float("nan")))
+                        frames[cam] = Frame(cam, rec_index, t, w, image)
+                yield FrameSet.from_frames(k, frames, self.cameras)
+        finally:
+            for cap in caps.values():
+                cap.release()
+
+    def read(self, index: int) -> FrameSet:
+        """Frame set ``index`` (random access / seek)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame set {index} out of range: the session has {len(self)}")
+        return next(self.frame_sets(index, index + 1))
+
+    def replay(self, result: str | None = None, start: int = 0, stop: int | None = None) -> Iterator[ReplayItem]:
+        """Frame sets with the results of set ``result`` (default: the first available, if any)."""
+        names = self.result_names()
+        res = self.results(result or names[0]) if (result or names) else None
+        if res is not None and "points_3d" not in res.arrays:
+            res = None
+        for fs in self.frame_sets(start, stop):
+            row = res.row_for_frame(fs.index) if res is not None else None
+            if row is None:
+                yield ReplayItem(fs.index, fs, None, None, None)
+            else:
+                a = res.arrays
+                yield ReplayItem(fs.index, fs, a.get("keypoints", [None] * (row + 1))[row],
+                                 a.get("confidence", [None] * (row + 1))[row], a["points_3d"][row])
+
+    def reprocess(self, estimator, settings=None, name: str = "reprocessed", overwrite: bool = False,
+                  start: int = 0, stop: int | None = None, progress: bool = True,
+                  smoothing_hz: float | None = None,
+                  on_progress: Callable[[int, int], None] | None = None) -> ResultSet:
+        """Run every frame set through ``estimator`` + triangulation + filter into ``results/<name>/``.
+
+        Args:
+            estimator: a 2D backend (:mod:`core.estimators`).
+            settings: :class:`core.pipeline.PipelineSettings` (triangulation and causal filter; mode ignored).
+            smoothing_hz: additionally apply a zero-phase Butterworth low-pass (offline) at this cutoff to the
+                stored ``points_3d`` after processing.
+            progress: show a tqdm progress bar; ``on_progress(done, total)`` is called after each set.
+        """
+        from tqdm import tqdm
+
+        from core.pipeline import (PipelineResult, PipelineSettings, StageTimings, apply_filter,
+                                   triangulate_poses)
+
+        settings = settings or PipelineSettings(mode="offline")
+        rig = self.rig
+        flt = (OneEuroFilter(settings.one_euro_min_cutoff, settings.one_euro_beta)
+               if settings.filter == "one-euro" else None)
+        writer = ResultWriter(self.path, name, rig.names, estimator.skeleton, overwrite=overwrite,
+                              settings={"pipeline": settings.as_dict(), "estimator": estimator.settings(),
+                                        "source": {"kind": "replay", "session": str(self.path)},
+                                        "smoothing_hz": smoothing_hz})
+        stop = len(self) if stop is None else min(stop, len(self))
+        total = max(0, stop - start)
+        bar = tqdm(total=total, desc=f"re-processing {self.path.name}", unit="set", disable=not progress)
+        try:
+            for k, fs in enumerate(self.frame_sets(start, stop)):
+                t0 = time.perf_counter_ns()
+                poses = estimator.estimate(fs, rig)
+                t1 = time.perf_counter_ns()
+                pose = triangulate_poses(rig, poses, settings)
+                t2 = time.perf_counter_ns()
+                t_s = fs.t_ns / 1e9 if fs.t_ns > 0 else fs.index / self.fps
+                pose = apply_filter(pose, flt, t_s)
+                t3 = time.perf_counter_ns()
+                writer.add(PipelineResult(k, fs, poses, pose, StageTimings(t0, t0, t0, t1, t2, t3)), fs.index)
+                bar.update(1)
+                if on_progress is not None:
+                    on_progress(k + 1, total)
+        finally:
+            bar.close()
+            writer.close()
+        if smoothing_hz:
+            self._smooth(writer.folder, smoothing_hz)
+        return self.results(name)
+
+    def _smooth(self, folder: Path, cutoff: float) -> None:
+        p = folder / "poses_3d.npz"
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays["points_3d"] = butterworth_filter(arrays["raw_points_3d"], self.fps, cutoff=cutoff)
+        np.savez(p, **arrays)
