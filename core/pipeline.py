@@ -428,7 +428,7 @@ class Pipeline:
                         continue  # this camera is ahead: leave its frame in the slot (the producer waits)
                     frame = slot.get()
                     if frame is not None:
-                        self._sync.push(frame)
+                        self._sync.push(frame, None if offline else time.perf_counter_ns())
                     elif not self._captures[name].running and name not in self._sync._finished:
                         self._sync.finish(name)
                 sets = self._sync.pop_all(None if offline else time.perf_counter_ns())

@@ -12,15 +12,17 @@ triangulation and filtering can then be checked against the ground-truth 3D.
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 
 import numpy as np
 
 from core.capture.frame import FrameSet
-from core.capture.sources import Source, SourceError
+from core.capture.sources import LatestSlot, Source, SourceError
 from core.estimators.base import Estimator, Poses2D, check_frame_set
 from core.geometry import CameraRig, get_skeleton
+
+log = logging.getLogger(__name__)
 
 
 def make_virtual_rig(preset: str = "ring4", size: tuple[int, int] = (640, 480), fps: float = 30.0,
@@ -33,22 +35,60 @@ def make_virtual_rig(preset: str = "ring4", size: tuple[int, int] = (640, 480), 
     return VirtualRig(studio, realtime=realtime)
 
 
+class _StudioDriver:
+    """Renders the virtual rig's frame sets in real time on one thread (the rig skips whole sets coherently when
+    rendering falls behind) and hands each camera its frame through a one-slot buffer."""
+
+    def __init__(self, vrig) -> None:
+        self.vrig = vrig
+        self.slots = {name: LatestSlot() for name in vrig.camera_names}
+        self._lock = threading.Lock()
+        self._users = 0
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="studio-render", daemon=True)
+                self._thread.start()
+
+    def release(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+
+    def _run(self) -> None:
+        try:
+            for fs in self.vrig.frame_sets():
+                with self._lock:
+                    if self._users == 0 and self._thread is not None:
+                        break
+                for name, frame in fs.frames.items():
+                    self.slots[name].put(frame)
+        except Exception as exc:  # surfaced by the sources as read failures
+            log.exception("virtual studio rendering failed")
+            self.error = repr(exc)
+        finally:
+            with self._lock:
+                self._thread = None
+
+
 class StudioCameraSource(Source):
-    """One camera of a :class:`core.studio.VirtualRig`.
+    """One camera of a :class:`core.studio.VirtualRig` (frames rendered by a shared driver thread).
 
     ``set_available(False)`` makes it fail like an unplugged camera until set back to True.
     """
 
-    def __init__(self, vrig, name: str, realtime: bool | None = None) -> None:
+    def __init__(self, vrig, name: str, driver: _StudioDriver | None = None) -> None:
         if name not in vrig.camera_names:
             raise ValueError(f"no camera {name!r} in the virtual rig (cameras: {vrig.camera_names})")
         super().__init__(name, vrig.fps)
         self.vrig = vrig
-        self.realtime = vrig.realtime if realtime is None else realtime
-        self.camera_index = vrig.camera_names.index(name)
-        self._index = 0
+        self.driver = driver or _StudioDriver(vrig)
         self._available = threading.Event()
         self._available.set()
+        self._open = False
 
     def describe(self) -> str:
         return f"virtual studio camera {self.name}"
@@ -59,38 +99,32 @@ class StudioCameraSource(Source):
     def open(self) -> None:
         if not self._available.is_set():
             raise SourceError(f"camera {self.name!r}: virtual camera is switched off")
-        self._index = self._now_index() if self.realtime else self._index
-
-    def _now_index(self) -> int:
-        elapsed = (time.perf_counter_ns() - self.vrig.t0_ns) / 1e9
-        return max(0, int(np.ceil(elapsed * self.fps)))
+        if self.driver.error:
+            raise SourceError(f"camera {self.name!r}: virtual studio failed: {self.driver.error}")
+        if not self._open:
+            self.driver.acquire()
+            self._open = True
+        self.driver.slots[self.name].get()  # start from a fresh frame
 
     def read(self):
+        slot = self.driver.slots[self.name]
+        frame = slot.get(timeout=0.5)
         if not self._available.is_set():
-            time.sleep(0.05)
+            return None  # unplugged: frames are rendered but never delivered
+        if frame is None:
             return None
-        while True:
-            k = self._index
-            if self.realtime:
-                times, _ = self.vrig.studio.capture_times(k)
-                due = self.vrig.stamp_ns(float(times[self.camera_index]))
-                late = time.perf_counter_ns() - due
-                if late > 1e9 / self.fps:  # behind: jump to the current frame, as a one-frame buffer does
-                    self._index = max(k + 1, self._now_index())
-                    continue
-                delay = (due - time.perf_counter_ns()) / 1e9
-                if delay > 0:
-                    time.sleep(delay)
-            self._index = k + 1
-            frame = self.vrig.read(self.name, k)
-            if frame is None:  # the virtual camera dropped this frame
-                continue
-            return frame.image, frame.t_capture_ns, k
+        return frame.image, frame.t_capture_ns, frame.index
+
+    def close(self) -> None:
+        if self._open:
+            self.driver.release()
+            self._open = False
 
 
 def studio_sources(vrig, names: list[str] | None = None) -> list[StudioCameraSource]:
-    """One source per camera of ``vrig`` (or of ``names``)."""
-    return [StudioCameraSource(vrig, n) for n in (names or vrig.camera_names)]
+    """One source per camera of ``vrig`` (or of ``names``), sharing one rendering driver."""
+    driver = _StudioDriver(vrig)
+    return [StudioCameraSource(vrig, n, driver) for n in (names or vrig.camera_names)]
 
 
 class StudioTruthEstimator(Estimator):

@@ -63,8 +63,9 @@ class FrameSynchronizer:
         fps: nominal frame rate (Hz), used for the default tolerance and waiting time.
         tolerance_ms: largest distance from the set time for a frame to belong to the set
             (default half a frame period).
-        max_wait_ms: how long (host time) to wait for a camera without frames before emitting the set without
-            it (default 3 frame periods); ``None`` in :meth:`pop` calls without ``now_ns`` means wait forever.
+        max_wait_ms: how long (host time, from the set's first arrival) to wait for a camera before emitting the
+            set without it (default 3 frame periods); :meth:`pop` without ``now_ns`` waits forever.
+        silent_ms: a camera that has delivered nothing for this long is not waited for at all (default 1 s).
         policy: ``"latest"`` emits the newest decidable set and skips older ones (live, latest-wins);
             ``"all"`` emits every set in time order (offline, nothing skipped).
         max_buffer: frames kept per camera (bounded memory).
@@ -73,7 +74,7 @@ class FrameSynchronizer:
 
     def __init__(self, cameras: list[str], fps: float = 30.0, tolerance_ms: float | None = None,
                  max_wait_ms: float | None = None, policy: str = "latest", max_buffer: int = 8,
-                 min_cameras: int = 1) -> None:
+                 min_cameras: int = 1, silent_ms: float = 1000.0) -> None:
         if not cameras:
             raise ValueError("FrameSynchronizer needs at least one camera name")
         if policy not in ("latest", "all"):
@@ -84,27 +85,36 @@ class FrameSynchronizer:
         self.tolerance_ns = int(1e6 * (tolerance_ms if tolerance_ms is not None else tolerance_from_fps(fps)))
         self.max_wait_ns = int(1e6 * (max_wait_ms if max_wait_ms is not None else 3000.0 / fps))
         self.policy = policy
+        self.silent_ns = int(silent_ms * 1e6)
         self.min_cameras = max(1, int(min_cameras))
         self._buffers: dict[str, deque[Frame]] = {c: deque(maxlen=max_buffer) for c in self.cameras}
         self._finished: set[str] = set()
-        self._last_seen: dict[str, int] = {}
+        self._last_arrival: dict[str, int] = {}
+        self._arrivals: dict[str, deque[int]] = {c: deque() for c in self.cameras}
         self._last_ns: int | None = None
         self._next_index = 0
         self._spread_sum = 0.0
         self.stats = SyncStats(skipped={c: 0 for c in self.cameras}, missing={c: 0 for c in self.cameras})
 
-    def push(self, frame: Frame) -> None:
-        """Add one frame (any camera order; per camera, frames should come in time order)."""
+    def push(self, frame: Frame, now_ns: int | None = None) -> None:
+        """Add one frame (any camera order; per camera, frames should come in time order).
+
+        ``now_ns``: arrival time on the host clock (default: the frame's capture stamp), used for the waiting
+        timeout when a source delivers later than its stamps (the virtual studio, buffered streams).
+        """
         if frame.camera not in self._buffers:
             raise ValueError(f"frame from unknown camera {frame.camera!r}; expected one of {self.cameras}")
         buf = self._buffers[frame.camera]
-        self._last_seen[frame.camera] = max(frame.t_capture_ns, self._last_seen.get(frame.camera, frame.t_capture_ns))
+        arrival = frame.t_capture_ns if now_ns is None else int(now_ns)
+        self._last_arrival[frame.camera] = arrival
         if self._last_ns is not None and frame.t_capture_ns <= self._last_ns - self.tolerance_ns:
             self.stats.skipped[frame.camera] += 1  # older than a set already emitted
             return
         if len(buf) == buf.maxlen:
             self.stats.skipped[frame.camera] += 1
+            self._arrivals[frame.camera].popleft()
         buf.append(frame)
+        self._arrivals[frame.camera].append(arrival)
 
     def finish(self, camera: str) -> None:
         """Declare that ``camera`` sends no more frames (end of file): sets stop waiting for it."""
@@ -154,10 +164,13 @@ class FrameSynchronizer:
         if undecided:
             if now_ns is None:
                 return None
-            # Give up on a camera once it has been silent for max_wait (a lost camera must not stall the rest).
+            # Wait for a camera that is delivering (up to max_wait after the set's first frame arrived); give up
+            # at once on a camera that has been silent for max_wait (a lost camera must not stall the rest).
+            first = min((self._arrival_of(f) for f in chosen.values()), default=now_ns)
             for cam in undecided:
-                last = self._last_seen.get(cam)
-                if now_ns - max(anchor, last if last is not None else anchor) <= self.max_wait_ns:
+                last = self._last_arrival.get(cam)
+                silent = last is not None and now_ns - last > self.silent_ns
+                if not silent and now_ns - first <= self.max_wait_ns:
                     return None
         return self._emit(chosen, anchor)
 
@@ -181,12 +194,20 @@ class FrameSynchronizer:
                 out.append(fs)
         return out
 
+    def _arrival_of(self, frame: Frame) -> int:
+        buf = self._buffers[frame.camera]
+        for f, t in zip(buf, self._arrivals[frame.camera]):
+            if f is frame:
+                return t
+        return frame.t_capture_ns
+
     def _emit(self, chosen: dict[str, Frame], anchor: int) -> FrameSet | None:
         for cam, buf in self._buffers.items():
             # Drop the chosen frame and everything older than the set; later frames wait for the next sets.
             keep_from = chosen[cam].t_capture_ns if cam in chosen else anchor
             while buf and buf[0].t_capture_ns <= keep_from:
                 f = buf.popleft()
+                self._arrivals[cam].popleft()
                 if chosen.get(cam) is not f:
                     self.stats.skipped[cam] += 1
         self._last_ns = anchor

@@ -106,3 +106,41 @@ class OpenPoseJSONEstimator(Estimator):
         indices = [f.index for f in frame_set.frames.values()]
         return Poses2D(rig.names, kp, conf, self.skeleton, timings=sw.timings,
                        frame_index=int(np.median(indices)) if indices else frame_set.index)
+
+
+class RecordedEstimator(Estimator):
+    """The 2D keypoints of a recorded result set (``results/<name>/``), looked up by frame-set index: re-triangulate
+    and re-filter a session with other settings without running a model again."""
+
+    name = "recorded"
+
+    def __init__(self, session, result: str = "live") -> None:
+        from core.session.replay import Session
+
+        sess = session if hasattr(session, "results") else Session(session)
+        res = sess.results(result)
+        if "keypoints" not in res.arrays:
+            raise ValueError(f"result set {result!r} of {sess.path} has no 2D keypoints")
+        self.skeleton = res.skeleton
+        self.cameras = list(res.settings.get("cameras", sess.cameras))
+        self._rows = {int(i): r for r, i in enumerate(res.arrays["frame_index"]) if i >= 0}
+        self._kp = res.arrays["keypoints"]
+        self._conf = res.arrays["confidence"]
+        self.description = f"2D keypoints recorded in {sess.path}/results/{result}"
+        self.source = {"session": str(sess.path), "result": result}
+
+    def settings(self) -> dict:
+        return {"backend": self.name, **self.source, "description": self.description}
+
+    def estimate(self, frame_set: FrameSet, rig: CameraRig) -> Poses2D:
+        check_frame_set(frame_set, rig)
+        C, J = len(rig), self.skeleton.num_joints
+        kp = np.full((C, J, 2), np.nan)
+        conf = np.zeros((C, J))
+        row = self._rows.get(frame_set.index)
+        if row is not None:
+            for c, cam in enumerate(rig.names):
+                if cam in frame_set.frames and cam in self.cameras:
+                    k = self.cameras.index(cam)
+                    kp[c], conf[c] = self._kp[row, k], self._conf[row, k]
+        return Poses2D(rig.names, kp, conf, self.skeleton, frame_index=frame_set.index)
