@@ -135,10 +135,19 @@ class Session:
             if not self.reader.video_path(cam).exists():
                 log.warning("session %s: video of camera %s is missing (%s); it will be missing from every set",
                             self.path, cam, self.reader.video_path(cam))
-        self._plan = self._regroup(offsets_ms) if offsets_ms else None
+        self._plan = self._regroup(offsets_ms) if offsets_ms else self._recorded_plan()
 
     def __len__(self) -> int:
-        return len(self._plan) if self._plan is not None else self.reader.num_frames
+        return len(self._plan)
+
+    def _recorded_plan(self) -> list[dict[str, int]]:
+        """The recorded grouping: set k -> {camera: k} for the cameras not marked dropped."""
+        ts = self.reader.timestamps
+        plan: list[dict[str, int]] = [{} for _ in range(self.reader.num_frames)]
+        for i, c, d in zip(ts["frame_index"], ts["camera"], ts["dropped"]):
+            if not d and 0 <= i < len(plan):
+                plan[int(i)][str(c)] = int(i)
+        return plan
 
     @property
     def manifest(self):
@@ -179,9 +188,6 @@ class Session:
 
     def frame_sets(self, start: int = 0, stop: int | None = None) -> Iterator[FrameSet]:
         """Synchronised frame sets ``start..stop-1`` in order (sequential decoding; seek with ``start``)."""
-        if self._plan is None:
-            yield from self.reader.frame_sets(start, stop)
-            return
         stop = len(self._plan) if stop is None else min(stop, len(self._plan))
         rows = {}
         ts = self.reader.timestamps
@@ -195,6 +201,10 @@ class Session:
                 if cap.isOpened():
                     caps[cam] = cap
                     pos[cam] = 0
+                else:
+                    cap.release()
+                    log.warning("session %s: cannot read the video of camera %s; replaying without it",
+                                self.path, cam)
             for k in range(start, stop):
                 frames = {}
                 for cam, rec_index in self._plan[k].items():
