@@ -1,0 +1,20 @@
+"""The virtual studio: calibrated virtual cameras filming animated synthetic people, with exact ground truth.
+
+Main entry points: :func:`make_studio` / :class:`Studio` (render frames with :class:`FrameTruth`),
+:class:`VirtualRig` (a live, timestamped capture source), :func:`make_rig` (camera presets),
+:func:`random_scene` (actors, motions, room, props, lights). Training datasets live in
+:mod:`core.studio.datasets` (imports PyTorch), the camera-placement planner in :mod:`core.studio.planner`.
+"""
+
+from core.studio.actor import Actor, Appearance, random_actor
+from core.studio.body import STUDIO_JOINTS, STUDIO_SKELETON, BodyPose, BodyShape, joint_indices
+from core.studio.motion import MOTIONS, Motion, make_motion
+from core.studio.rig_presets import PRESETS, load_studio_rig, make_rig
+from core.studio.scene import Scene, random_scene
+from core.studio.studio import FrameTruth, Imperfections, Studio, StudioFrame, make_studio
+
+__all__ = [
+    "Actor", "Appearance", "random_actor", "STUDIO_JOINTS", "STUDIO_SKELETON", "BodyPose", "BodyShape",
+    "joint_indices", "MOTIONS", "Motion", "make_motion", "PRESETS", "load_studio_rig", "make_rig", "Scene",
+    "random_scene", "FrameTruth", "Imperfections", "Studio", "StudioFrame", "make_studio",
+]
