@@ -218,11 +218,8 @@ def _find_charuco(gray: np.ndarray, board: CharucoBoard) -> np.ndarray | None:
     ids = np.asarray(ch_ids).ravel()
     if len(np.unique(ids % board.cols)) < 2 or len(np.unique(ids // board.cols)) < 2:
         return None
-    term = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-3)
-    ok = np.isfinite(corners).all(axis=1)
-    win = _subpix_window(corners, board)
-    refined = cv2.cornerSubPix(gray, corners[ok].astype(np.float32).reshape(-1, 1, 2), (win, win), (-1, -1), term)
-    corners[ok] = refined.reshape(-1, 2)
+    # OpenCV already refines ChArUco corners with a window that avoids the markers; a second, wider
+    # cornerSubPix pass would reach into the markers and bias them.
     return corners
 
 

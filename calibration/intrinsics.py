@@ -222,13 +222,20 @@ def _solve(views: list[Detection], obj_all: np.ndarray, size: tuple[int, int], m
            flags_extra: int):
     objp, imgp = zip(*[_view_arrays(d, obj_all) for d in views])
     if model == "fisheye":
-        flags = cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW | flags_extra
+        flags = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC") | _fisheye_flag("CALIB_FIX_SKEW") | flags_extra
         K0 = cv2.initCameraMatrix2D(list(objp), list(imgp), size)
-        rms, K, dist, rvecs, tvecs = cv2.fisheye.calibrate(
-            [o.reshape(-1, 1, 3).astype(np.float64) for o in objp],
-            [i.reshape(-1, 1, 2).astype(np.float64) for i in imgp], size, K0, np.zeros(4),
-            flags=flags | cv2.fisheye.CALIB_USE_INTRINSIC_GUESS,
-            criteria=(cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 200, 1e-9))
+        try:
+            rms, K, dist, rvecs, tvecs = cv2.fisheye.calibrate(
+                [o.reshape(-1, 1, 3).astype(np.float64) for o in objp],
+                [i.reshape(-1, 1, 2).astype(np.float64) for i in imgp], size, K0, np.zeros(4),
+                flags=flags | _fisheye_flag("CALIB_USE_INTRINSIC_GUESS"),
+                criteria=(cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 200, 1e-9))
+        except cv2.error as exc:
+            raise ValueError(
+                f"fisheye calibration failed inside OpenCV {cv2.__version__} ({str(exc).splitlines()[-1][:120]}); "
+                "its Python fisheye.calibrate is broken in some 5.x builds: calibrate with the default lens "
+                "model, or with OpenCV 4.x"
+            ) from exc
         std = np.full(4, np.nan)
     else:
         flags = flags_extra | (cv2.CALIB_FIX_ASPECT_RATIO if fix_aspect else 0)
@@ -239,6 +246,11 @@ def _solve(views: list[Detection], obj_all: np.ndarray, size: tuple[int, int], m
         std = std_int.ravel()[:4]
     return K, np.asarray(dist, np.float64).ravel(), np.asarray(rvecs).reshape(-1, 3), \
         np.asarray(tvecs).reshape(-1, 3), std
+
+
+def _fisheye_flag(name: str) -> int:
+    """Fisheye calibration flags live in ``cv2.fisheye`` up to OpenCV 4 and in ``cv2`` from OpenCV 5."""
+    return int(getattr(cv2.fisheye, name, None) or getattr(cv2, name))
 
 
 def _view_errors(cam: Camera, views: list[Detection], obj_all: np.ndarray, rvecs, tvecs) -> np.ndarray:

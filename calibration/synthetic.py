@@ -48,7 +48,7 @@ def random_board_poses(board: Board, n: int, seed: int = 0, centre=(0.0, 0.0, 1.
     w = (board.cols - 1) * board.square
     h = (board.rows - 1) * board.square
     # Facing the cameras: board z (into the board) along +y, board x along +x, board y down (-z).
-    base = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]).T  # columns: board x, y, z in the world
+    base = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]).T  # columns: board x, y, z in the world
     out = []
     for _ in range(n):
         rv = rng.uniform(-1, 1, 3) * np.radians(tilt_deg)

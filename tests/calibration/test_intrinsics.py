@@ -110,3 +110,15 @@ def test_intrinsics_cli_wrong_board_is_a_clear_error(tmp_path, capsys):
                "--square", "0.025", "--out", str(tmp_path / "x.toml"), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and "not found in any of 2 frames" in err and "--board" in err
+
+
+def test_fisheye_model_on_an_ideal_lens(scene, scene_detections):
+    with pytest.raises(ValueError, match="lens model"):
+        calibrate_intrinsics(scene_detections["cam03"], scene.board, model="pinhole")
+    try:
+        res = calibrate_intrinsics(scene_detections["cam03"], scene.board, model="fisheye")
+    except ValueError as exc:  # OpenCV 5.0's Python fisheye.calibrate fails on any input: say so clearly
+        assert "fisheye calibration failed inside OpenCV" in str(exc)
+        pytest.skip(str(exc))
+    assert res.camera.distortion_model == "fisheye" and res.camera.dist.shape == (4,)
+    assert abs(res.camera.K[0, 0] / 1000 - 1) < 0.01 and res.rms < 0.2
