@@ -8,6 +8,7 @@
     [data]
     train = { kind = "studio-multi", length = 20000, seed = 0 }
     val = { kind = "studio-multi", length = 200, seed = 1000 }
+    order = "shuffle"               # or "stream": indices in order, continuing across epochs (see trainer)
 
     [optim]
     lr = 1e-3
@@ -21,6 +22,7 @@
     final = 0.7
     warmup_epochs = 10
     anneal_epochs = 100
+    full_fraction = 0.0             # share of steps at keep 1.0, so the same weights also run as TokenPose
 
     [train]
     out = "runs/demo"
@@ -32,6 +34,7 @@
     log_every = 20
     checkpoint_every = 1            # epochs
     max_minutes = 0                 # stop (with a checkpoint) after this wall time; 0 = no limit
+    unfused_fraction = 0.0          # multi-view: share of steps without fusion (the single-view baseline)
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class ModelSection:
 class DataSection:
     train: dict = field(default_factory=dict)
     val: dict = field(default_factory=dict)
+    order: str = "shuffle"  # "shuffle", or "stream": in index order, continuing across epochs (on-the-fly data)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class KeepRatioSection:
     final: float = 0.7
     warmup_epochs: int = 10
     anneal_epochs: int = 100
+    full_fraction: float = 0.0  # fraction of training steps run at keep 1.0 (TokenPose mode of the same weights)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class TrainSection:
     log_every: int = 20
     checkpoint_every: int = 1
     max_minutes: float = 0.0
+    unfused_fraction: float = 0.0  # multi-view: fraction of steps run without fusion (single-view mode)
 
 
 @dataclass(frozen=True)
@@ -144,5 +150,11 @@ class ExperimentConfig:
             raise ValueError(f"{source}: [keep_ratio] final must be in (0, 1], got {self.keep_ratio.final}")
         if self.optim.epochs < 1 or self.optim.batch_size < 1 or self.optim.lr <= 0:
             raise ValueError(f"{source}: [optim] needs epochs >= 1, batch_size >= 1, lr > 0")
+        if self.data.order not in ("shuffle", "stream"):
+            raise ValueError(f"{source}: [data] order must be 'shuffle' or 'stream', got {self.data.order!r}")
+        for name, value in (("keep_ratio.full_fraction", self.keep_ratio.full_fraction),
+                            ("train.unfused_fraction", self.train.unfused_fraction)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{source}: {name} must be in [0, 1], got {value}")
         if not self.data.train:
             raise ValueError(f"{source}: [data] train = {{ kind = ... }} is required")

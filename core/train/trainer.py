@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from core.model import build_model, get_config, load_checkpoint
@@ -58,6 +58,30 @@ def model_config_from(config: ExperimentConfig):
     return get_config(config.model.preset).replace(**overrides)
 
 
+class StreamSampler(Sampler):
+    """Indices in order, each epoch continuing where the last one stopped (``[data] order = "stream"``).
+
+    For on-the-fly datasets whose samples are already random functions of their index and that cache work
+    shared by consecutive indices (the studio's rooms and cameras): a shuffle would defeat that cache, and
+    restarting at 0 every epoch would show the same samples again. ``per_epoch`` indices per process and epoch;
+    with several processes, rank ``r`` takes every ``world``-th index.
+    """
+
+    def __init__(self, length: int, per_epoch: int, rank: int = 0, world: int = 1) -> None:
+        self.length, self.per_epoch, self.rank, self.world = length, per_epoch, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.per_epoch
+
+    def __iter__(self):
+        start = self.epoch * self.per_epoch * self.world
+        return iter([(start + k * self.world + self.rank) % self.length for k in range(self.per_epoch)])
+
+
 class Trainer:
     """Runs one experiment. ``rank``/``world_size`` come from torchrun's environment when present."""
 
@@ -83,8 +107,14 @@ class Trainer:
         self.multiview = self.model_config.is_multiview
         self.train_set = build_dataset(config.data.train, self.model_config)
         self.val_set = build_dataset(config.data.val, self.model_config) if config.data.val else None
-        self.sampler = DistributedSampler(self.train_set, self.world_size, self.rank, shuffle=True,
-                                          seed=config.train.seed) if self.world_size > 1 else None
+        batch = config.optim.batch_size
+        if config.data.order == "stream":
+            full = len(self.train_set) // (batch * self.world_size)
+            iters = min(full, config.optim.iterations_per_epoch) if config.optim.iterations_per_epoch else full
+            self.sampler = StreamSampler(len(self.train_set), iters * batch, self.rank, self.world_size)
+        else:
+            self.sampler = DistributedSampler(self.train_set, self.world_size, self.rank, shuffle=True,
+                                              seed=config.train.seed) if self.world_size > 1 else None
         generator = torch.Generator().manual_seed(config.train.seed)
         self.loader = DataLoader(self.train_set, batch_size=config.optim.batch_size, shuffle=self.sampler is None,
                                  sampler=self.sampler, num_workers=config.train.workers, drop_last=True,
@@ -93,7 +123,8 @@ class Trainer:
             raise ValueError(f"the training set has {len(self.train_set)} samples, fewer than one batch of "
                              f"{config.optim.batch_size}")
         self.net = (torch.nn.parallel.DistributedDataParallel(
-            self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+            self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None,
+            find_unused_parameters=config.train.unfused_fraction > 0)  # pos_3d_linear idles in unfused steps
             if self.world_size > 1 else self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optim.lr)  # no weight decay
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.optim.milestones),
@@ -114,13 +145,24 @@ class Trainer:
         n = len(self.loader)
         return min(n, self.config.optim.iterations_per_epoch) if self.config.optim.iterations_per_epoch else n
 
-    def _forward_loss(self, batch: dict, keep_ratio: float) -> torch.Tensor:
+    def step_mode(self, epoch: int, iteration: int, ratio: float) -> tuple[float, bool]:
+        """(keep ratio, fuse) of one training step: ``full_fraction`` of the steps at keep 1.0 and
+        ``unfused_fraction`` without fusion, drawn from a generator seeded by (seed, epoch, iteration) so a
+        resumed run makes the same choices."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.train.seed, epoch, iteration])
+        a, b = rng.random(2)
+        if a < cfg.keep_ratio.full_fraction:
+            ratio = 1.0
+        return ratio, not (self.multiview and b < cfg.train.unfused_fraction)
+
+    def _forward_loss(self, batch: dict, keep_ratio: float, fuse: bool = True) -> torch.Tensor:
         image = batch["image"].to(self.device, non_blocking=True)
         target = batch["heatmap"].to(self.device, non_blocking=True)
         weight = batch["weight"].to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             if self.multiview:
-                out = self.net(image, batch["rays"].to(self.device), fuse=True, keep_ratio=keep_ratio)
+                out = self.net(image, batch["rays"].to(self.device), fuse=fuse, keep_ratio=keep_ratio)
             else:
                 out = self.net(image, keep_ratio=keep_ratio)
         heatmaps = out.heatmaps.float()
@@ -151,7 +193,8 @@ class Trainer:
                     break
                 ratio = keep_ratio_at(epoch, i, iters, cfg.keep_ratio.schedule, cfg.keep_ratio.final,
                                       cfg.keep_ratio.warmup_epochs, cfg.keep_ratio.anneal_epochs)
-                loss = self._forward_loss(batch, ratio)
+                ratio, fuse = self.step_mode(epoch, i, ratio)
+                loss = self._forward_loss(batch, ratio, fuse)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, iteration {i}")
                 self.optimizer.zero_grad(set_to_none=True)
