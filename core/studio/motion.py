@@ -253,17 +253,19 @@ class PathWalk(Segment):
         self._extend_to(0.0)
 
     def _next_waypoint(self) -> np.ndarray:
+        """A waypoint 1.2-2.4 m ahead, at most 65 degrees off the current heading, inside the disc."""
         last, prev = self.points[-1], self.points[-2]
         heading = np.arctan2(*(last - prev)[::-1])
         for _ in range(50):
-            turn = self.rng.uniform(-1.6, 1.6)
+            turn = self.rng.uniform(-1.15, 1.15)
             step = self.rng.uniform(1.2, 2.4)
             cand = last + step * np.array([np.cos(heading + turn), np.sin(heading + turn)])
             if np.linalg.norm(cand - self.center) <= self.radius:
                 return cand
-        # Head back toward the centre.
-        d = self.center - last
-        return last + d / max(np.linalg.norm(d), 1e-6) * min(1.5, np.linalg.norm(d))
+        # Near the edge: turn toward the centre as sharply as allowed, with a short step.
+        to_centre = np.arctan2(*(self.center - last)[::-1])
+        turn = float(np.clip(_wrap(np.array(to_centre - heading)), -1.15, 1.15))
+        return last + 1.2 * np.array([np.cos(heading + turn), np.sin(heading + turn)])
 
     def _extend_to(self, distance: float) -> None:
         """Add Catmull-Rom spans through new waypoints until the path is ``distance`` + 5 m long."""
@@ -284,6 +286,13 @@ class PathWalk(Segment):
                 self._cum = np.concatenate([self._cum, self._cum[-1] + np.cumsum(steps)])
             self._built = i + 1
 
+    def _heading(self, dist: np.ndarray) -> np.ndarray:
+        """Direction of the path (T,) radians at distances ``dist`` (central difference over 0.2 m)."""
+        a, b = np.maximum(dist - 0.1, 0.0), dist + 0.1
+        dx = np.interp(b, self._cum, self._samples[:, 0]) - np.interp(a, self._cum, self._samples[:, 0])
+        dy = np.interp(b, self._cum, self._samples[:, 1]) - np.interp(a, self._cum, self._samples[:, 1])
+        return np.arctan2(dy, dx)
+
     def _distance(self, tau: np.ndarray) -> np.ndarray:
         r = 1.0  # speed ramp from standing, seconds
         t = np.clip(tau, 0, None)
@@ -296,17 +305,14 @@ class PathWalk(Segment):
         self._extend_to(float(dist.max(initial=0.0)) + 1.0)
         x = np.interp(dist, self._cum, self._samples[:, 0])
         y = np.interp(dist, self._cum, self._samples[:, 1])
-        ahead = dist + 0.15
-        xa = np.interp(ahead, self._cum, self._samples[:, 0])
-        ya = np.interp(ahead, self._cum, self._samples[:, 1])
         ch.anchor_xy = np.stack([x, y], axis=1)
-        ch.yaw = np.unwrap(np.arctan2(ya - y, xa - x))
+        ch.yaw = self._heading(dist)
         amp = smoothstep(np.clip(tau, 0, None) / 1.0)
         ch.angles = gait_angles(2 * np.pi * dist / self.stride, amp)
         ch.pitch = np.radians(3.0) * amp
-        # Lean into curves a little.
-        curvature = np.gradient(ch.yaw) if len(tau) > 2 else np.zeros_like(tau)
-        ch.roll = np.clip(curvature, -0.05, 0.05)
+        # Lean into curves: curvature from headings 0.3 m behind and ahead (independent of the sampling).
+        curvature = _wrap(self._heading(dist + 0.3) - self._heading(np.maximum(dist - 0.3, 0.0))) / 0.6
+        ch.roll = np.clip(np.arctan(self.speed ** 2 * curvature / 9.81), -0.08, 0.08) * amp
         return ch
 
 
@@ -481,7 +487,8 @@ class Jump(Segment):
             a[:, DOF[f"{side}_knee_flex"]] = 3 + 80 * s + 35 * tuck
             a[:, DOF[f"{side}_hip_flex"]] = 3 + 70 * s + 30 * tuck
             swing = _bump(t, t_crouch - 0.1, t_up, t_down - 0.1, t_down + 0.4)
-            a[:, DOF[f"{side}_shoulder_flex"]] = -45 * crouch * (t < t_crouch) + 150 * swing
+            back = _bump(t, 0.05, t_crouch - 0.15, t_crouch - 0.15, t_crouch + 0.05)
+            a[:, DOF[f"{side}_shoulder_flex"]] = -45 * back + 150 * swing
             a[:, DOF[f"{side}_elbow_flex"]] = 15 + 10 * s
             _flat_feet(ch, side)
             a[:, DOF[f"{side}_ankle_flex"]] -= 35 * tuck
