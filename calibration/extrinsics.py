@@ -463,6 +463,9 @@ def calibrate_extrinsics(detections: Mapping[str, Sequence[Detection] | Detectio
     t0 = time.perf_counter()
     report = progress or (lambda stage, frac: None)
     names, cam_by_name, dets = _check_cameras(detections, cameras)
+    if refine_intrinsics:
+        log.info("refining intrinsics: without views near the image edges the principal point trades against "
+                 "camera rotation; compare the camera positions with and without --refine-intrinsics")
     obj = board.object_points()
     perms, syms = _symmetry_transforms(board)
     warnings: list[str] = []
