@@ -234,7 +234,9 @@ class Recorder:
         self.results = (ResultWriter(self.folder, result_name, rig.names, skeleton, settings=settings)
                         if record_results and skeleton is not None else None)
         self._queue: queue.Queue = queue.Queue(maxsize=max(8, int(queue_seconds * self.fps * len(rig))))
-        self._sync = FrameSynchronizer(rig.names, fps=self.fps, policy="all", max_buffer=int(2 * self.fps) + 8)
+        # Latency does not matter here: wait up to 1 s for late cameras so that no frame misses its set.
+        self._sync = FrameSynchronizer(rig.names, fps=self.fps, policy="all", max_buffer=int(4 * self.fps) + 8,
+                                       max_wait_ms=1000.0, silent_ms=2000.0)
         self._stamp_to_index: dict[tuple[str, int], int] = {}
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._lock = threading.Lock()
@@ -276,7 +278,8 @@ class Recorder:
         with self._lock:
             return {"folder": str(self.folder), "frames_received": self.frames_received,
                     "frames_written": self.frames_written, "frames_dropped_by_writer": self.frames_dropped_by_writer,
-                    "sets_written": self.sets_written, "queued": self._queue.qsize(), "error": self.error}
+                    "sets_written": self.sets_written, "queued": self._queue.qsize(), "error": self.error,
+                    "frames_not_grouped": int(sum(self._sync.stats.skipped.values()))}
 
     def _write(self, fs) -> None:
         self.writer.write_frame_set(fs)
@@ -301,7 +304,7 @@ class Recorder:
                 ending = True
             elif item is not None:
                 try:
-                    self._sync.push(item)
+                    self._sync.push(item, time.perf_counter_ns())
                 except ValueError as exc:
                     log.warning("recorder: %s", exc)
                 # drain what is already queued before grouping (cheap, keeps sets complete)
@@ -315,7 +318,7 @@ class Recorder:
                         ending = True
                         continue_draining = False
                     else:
-                        self._sync.push(nxt)
+                        self._sync.push(nxt, time.perf_counter_ns())
             try:
                 sets = self._sync.flush() if ending else self._sync.pop_all(time.perf_counter_ns())
                 for fs in sets:

@@ -43,7 +43,7 @@ def test_recording_keeps_every_frame_and_the_results(tmp_path):
         pipeline.stop_recording()
     stats = recorder.stats()
     assert stats["frames_dropped_by_writer"] == 0 and stats["error"] is None
-    assert stats["frames_written"] == stats["frames_received"]
+    assert stats["frames_written"] == stats["frames_received"] and stats["frames_not_grouped"] == 0
     kinds = [e.kind for e in pipeline.events.history()]
     assert "recording_started" in kinds and "recording_stopped" in kinds
     reader = SessionReader(folder)

@@ -1,0 +1,187 @@
+"""``ppt-mocap run``: the live pipeline, headless: cameras/URLs/files/studio in, 3D skeletons out.
+
+    ppt-mocap run --source cam_01=0 --source cam_02=rtsp://... --calibration calib.toml --backend ppt --headless
+    ppt-mocap run --studio ring4 --backend ppt --duration 30 --record takes/t1 --stream osc://127.0.0.1:9000
+    ppt-mocap run --source cam_01=cam01.mp4 ... --calibration calib.toml --backend openpose-json \\
+        --keypoints pose/ --offline --export out.trc
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="run the live capture pipeline (headless)",
+                              description="Capture from cameras, stream URLs, video files, image folders or the "
+                              "virtual studio; estimate 2D, triangulate, filter; record, stream and export.")
+    src = p.add_argument_group("sources")
+    src.add_argument("--source", action="append", default=[], metavar="NAME=SPEC",
+                     help="camera NAME (as in the calibration) = device index, /dev/videoN, rtsp:// or http:// URL, "
+                     "video file or image folder; repeat per camera")
+    src.add_argument("--studio", metavar="PRESET", default=None,
+                     help="use the virtual studio with this camera preset (ring4, stereo2, ring8, high-low4)")
+    src.add_argument("--studio-motion", default="walk", help="studio motion (default walk)")
+    src.add_argument("--calibration", type=Path, default=None, help="calibration file of the sources' cameras")
+    src.add_argument("--fps", type=float, default=None, help="nominal frame rate (default: from the sources)")
+    src.add_argument("--offline", action="store_true",
+                     help="files only: process every frame as fast as possible instead of in real time")
+    est = p.add_argument_group("2D backend")
+    est.add_argument("--backend", default="ppt", help="ppt, mediapipe or openpose-json (default ppt)")
+    est.add_argument("--preset", default="multiview_ppt_s", help="PPT model preset")
+    est.add_argument("--weights", type=Path, default=None, help="PPT weights (default: random init, labelled)")
+    est.add_argument("--keypoints", type=Path, default=None, help="openpose-json: folder of per-camera JSON folders")
+    est.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads (1 beside capture threads)")
+    tri = p.add_argument_group("3D")
+    tri.add_argument("--outliers", choices=("none", "worst-view", "ransac"), default="worst-view")
+    tri.add_argument("--min-confidence", type=float, default=0.3)
+    tri.add_argument("--filter", choices=("none", "one-euro"), default="one-euro")
+    out = p.add_argument_group("outputs")
+    out.add_argument("--record", type=Path, default=None, help="record a session folder (videos, timestamps, results)")
+    out.add_argument("--overwrite", action="store_true", help="replace an existing --record folder")
+    out.add_argument("--stream", default=None, metavar="URL", help="stream 3D joints, e.g. osc://127.0.0.1:9000")
+    out.add_argument("--export", type=Path, default=None,
+                     help="write all 3D results at the end (.trc, .c3d, .csv, .json, .bvh, .npz)")
+    p.add_argument("--headless", action="store_true", help="no GUI (the only mode until the desktop app lands)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--status-every", type=float, default=1.0, help="seconds between status lines")
+    p.set_defaults(func=run)
+
+
+def parse_sources(specs: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"--source {spec!r}: expected NAME=DEVICE|URL|FILE, e.g. cam_01=0")
+        out.append((name.strip(), value.strip()))
+    return out
+
+
+def build(args: argparse.Namespace):
+    """(sources, rig, estimator, settings) from the command line."""
+    from core.capture.sources import source_from_spec
+    from core.estimators import create_estimator
+    from core.geometry import CameraRig
+    from core.pipeline import PipelineSettings, match_sources_to_rig
+
+    if args.studio and args.source:
+        raise ValueError("use either --studio or --source, not both")
+    if not args.studio and not args.source:
+        raise ValueError("no sources: give --source NAME=SPEC per camera, or --studio PRESET")
+    vrig = None
+    if args.studio:
+        from core.capture.studio import make_virtual_rig, studio_sources
+
+        vrig = make_virtual_rig(args.studio, fps=args.fps or 30.0, motion=args.studio_motion,
+                                realtime=not args.offline)
+        rig = vrig.studio.rig if args.calibration is None else CameraRig.load(args.calibration)
+        sources = studio_sources(vrig)
+    else:
+        specs = parse_sources(args.source)
+        if args.calibration is None:
+            raise ValueError("--calibration is required with --source (the cameras must be calibrated)")
+        rig = CameraRig.load(args.calibration)
+        match_sources_to_rig([n for n, _ in specs], rig)  # name mismatches fail before anything opens
+        sources = [source_from_spec(n, s, realtime=not args.offline, fps=args.fps) for n, s in specs]
+        if args.offline and any(s.live for s in sources):
+            raise ValueError("--offline works with video files and image folders only")
+    names = [s.name for s in sources]
+    if args.backend == "ppt":
+        estimator = create_estimator("ppt", preset=args.preset, weights=args.weights, num_threads=args.torch_threads)
+    elif args.backend == "openpose-json":
+        if args.keypoints is None:
+            raise ValueError("--backend openpose-json needs --keypoints FOLDER (one JSON folder per camera)")
+        estimator = create_estimator("openpose-json", cameras=[n for n in rig.names if n in names], root=args.keypoints)
+    elif args.backend == "studio-truth":
+        if vrig is None:
+            raise ValueError("--backend studio-truth works with --studio only")
+        from core.capture.studio import StudioTruthEstimator
+
+        estimator = StudioTruthEstimator(vrig)
+    else:
+        estimator = create_estimator(args.backend)
+    settings = PipelineSettings(mode="offline" if args.offline else "live", fps=args.fps,
+                                min_confidence=args.min_confidence,
+                                outliers=None if args.outliers == "none" else args.outliers,
+                                filter=None if args.filter == "none" else args.filter,
+                                torch_threads=args.torch_threads)
+    return sources, rig, estimator, settings
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.pipeline import Pipeline
+    from core.session.export import SESSION_EXPORT_FORMATS, export_points
+
+    if args.export is not None and args.export.suffix.lower().lstrip(".") not in SESSION_EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {args.export.suffix!r}; expected one of {SESSION_EXPORT_FORMATS}")
+    if not args.headless:
+        print("note: the desktop app is not available yet; running headless")
+    sources, rig, estimator, settings = build(args)
+    streamer = None
+    if args.stream:
+        from core.streaming import streamer_from_url
+
+        streamer = streamer_from_url(args.stream)
+    pipeline = Pipeline(sources, rig, estimator, settings)
+    print(f"backend: {estimator.description or estimator.name}")
+    collected = []
+    if args.export is not None:
+        pipeline.add_sink(collected.append)
+    if streamer is not None:
+        pipeline.add_sink(streamer)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    t_start = time.monotonic()
+    try:
+        pipeline.start()
+        if args.record is not None:
+            pipeline.start_recording(args.record, overwrite=args.overwrite)
+        next_status = time.monotonic() + args.status_every
+        while not stop.is_set():
+            if args.duration is not None and time.monotonic() - t_start >= args.duration:
+                break
+            if pipeline.finished.wait(0.1):
+                break
+            for e in pipeline.events.drain():
+                if e.is_error or e.kind in ("camera_back", "warning"):
+                    print(f"[{e.kind}] {e.message}")
+            if time.monotonic() >= next_status:
+                next_status += args.status_every
+                m = pipeline.metrics()
+                lat = m.latency_ms.get("glass_to_skeleton", {})
+                cams = " ".join(f"{n}:{c['fps']:.0f}fps/{c['dropped']}drop" for n, c in m.cameras.items())
+                print(f"{time.monotonic() - t_start:6.1f}s  {m.fps:5.1f} sets/s  glass-to-skeleton "
+                      f"p50 {lat.get('p50', float('nan')):6.1f} ms  spread {m.sync['spread_ms_mean']:.1f} ms  {cams}")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        pipeline.stop()
+        if streamer is not None:
+            streamer.close()
+    m = pipeline.metrics()
+    errors = [e for e in pipeline.events.history() if e.is_error]
+    lat = m.latency_ms.get("glass_to_skeleton", {})
+    print(f"processed {m.results} frame sets; glass-to-skeleton p50 {lat.get('p50', float('nan')):.1f} ms, "
+          f"p95 {lat.get('p95', float('nan')):.1f} ms; errors: {len(errors)}")
+    for e in errors[:10]:
+        print(f"  [{e.kind}] {e.message}")
+    if args.record is not None:
+        print(f"recorded into {args.record}")
+    if args.export is not None:
+        if not collected:
+            raise ValueError("nothing to export: no frame set was processed")
+        points = np.stack([r.pose_3d.points for r in collected])
+        sk = collected[0].pose_3d.skeleton
+        export_points(args.export, points, list(sk.joints), fps=pipeline.fps, units=rig.units, up=rig.up,
+                      skeleton=sk.name)
+        print(f"exported {len(points)} frames x {sk.num_joints} joints -> {args.export}")
+    return 0 if m.results > 0 else 1
