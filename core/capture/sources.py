@@ -360,13 +360,15 @@ class ImageFolderSource(Source):
 
 
 class SyntheticSource(Source):
-    """Generated frames (a moving gradient and a frame counter) at ``fps`` in real time: tests and benchmarks.
+    """Generated frames at ``fps`` in real time: tests and benchmarks.
 
-    ``set_available(False)`` makes it fail like an unplugged camera until set back to True.
+    Without ``images`` it draws a moving noise pattern with a frame counter; with ``images`` (a list of
+    (H, W, 3) uint8 pictures, e.g. pre-rendered studio frames) it plays them in a loop, costing the CPU no more
+    than a real camera does. ``set_available(False)`` makes it fail like an unplugged camera until set back to True.
     """
 
     def __init__(self, name: str, size: tuple[int, int] = (640, 480), fps: float = 30.0, seed: int = 0,
-                 clock_offset_ms: float = 0.0) -> None:
+                 clock_offset_ms: float = 0.0, images: list | None = None) -> None:
         super().__init__(name, fps)
         self.size = (int(size[0]), int(size[1]))
         self.seed = seed
@@ -376,8 +378,13 @@ class SyntheticSource(Source):
         self._next_ns = 0
         self._index = 0
         w, h = self.size
+        self.images = list(images) if images is not None else None
+        if self.images is not None:
+            if not self.images:
+                raise ValueError(f"camera {name!r}: images= must hold at least one picture")
+            self.size = (self.images[0].shape[1], self.images[0].shape[0])
         rng = np.random.default_rng(seed)
-        self._base = rng.integers(0, 255, size=(h, w, 3), dtype=np.uint8)
+        self._base = rng.integers(0, 255, size=(h, w, 3), dtype=np.uint8) if self.images is None else None
 
     def set_available(self, available: bool) -> None:
         (self._available.set if available else self._available.clear)()
@@ -397,8 +404,12 @@ class SyntheticSource(Source):
         now = time.perf_counter_ns()
         if now - self._next_ns > 1e9:  # fell far behind (machine busy): resynchronise
             self._next_ns = now
-        image = np.roll(self._base, self._index * 4, axis=1)
-        cv2.putText(image, f"{self.name} {self._index}", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+        if self.images is not None:
+            image = self.images[self._index % len(self.images)]
+        else:
+            image = np.roll(self._base, self._index * 4, axis=1)
+            cv2.putText(image, f"{self.name} {self._index}", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0,
+                        (255, 255, 255), 2)
         index = self._index
         self._index += 1
         return image, t_ns + self.clock_offset_ns, index

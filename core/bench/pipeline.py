@@ -1,0 +1,129 @@
+"""``ppt-mocap bench pipeline``: the live pipeline against the model alone, measured side by side in one run.
+
+Four virtual-studio cameras at 640x480 and 30 fps feed the whole pipeline (capture threads, sync, batched
+multi-view PPT, robust triangulation, One-Euro filter). The studio frames are rendered once up front and then
+played by the camera threads in real time, so the cameras cost the CPU what real ones do (decoding only), not the
+renderer's work. The model-only figure runs the same estimator (crops + one batched forward over the 4 views +
+decoding) in a tight loop on one frame set; runs alternate (model, pipeline, model, ...) and medians are reported.
+
+Figures: frame sets per second of both, their ratio (target >= 0.9), and the pipeline's latency per stage
+(glass-to-skeleton = camera capture stamp to filtered 3D). Until the demo weights exist the model is randomly
+initialised (same cost, meaningless keypoints), which the output says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+NAME = "pipeline"
+HELP = "live pipeline (4 studio cameras, 640x480) vs the model alone: sets/s, ratio, glass-to-skeleton latency"
+
+DEMO_WEIGHTS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="multiview_ppt_s", help="model preset (default multiview_ppt_s)")
+    parser.add_argument("--weights", type=Path, default=None, help="weights file (default: demo weights if shipped, "
+                        "else random init)")
+    parser.add_argument("--cameras", type=int, default=4, choices=(2, 4, 8), help="studio cameras (ring preset)")
+    parser.add_argument("--fps", type=float, default=30.0, help="camera frame rate")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each timed pipeline run")
+    parser.add_argument("--rounds", type=int, default=2, help="alternated model/pipeline rounds")
+    parser.add_argument("--torch-threads", type=int, default=2, help="torch threads (same for both)")
+    parser.add_argument("--frames", type=int, default=30, help="studio frame sets rendered up front and looped")
+
+
+def _find_demo_weights() -> Path | None:
+    for pattern in ("*demo*.pt", "*demo*.pth", "*demo*.safetensors"):
+        hits = sorted(DEMO_WEIGHTS.rglob(pattern)) if DEMO_WEIGHTS.is_dir() else []
+        if hits:
+            return hits[0]
+    return None
+
+
+def prerendered_sources(preset: str, fps: float, frames: int, seed: int = 0):
+    """(sources looping pre-rendered studio frames, rig, the rendered frame sets)."""
+    from core.capture.sources import SyntheticSource
+    from core.capture.studio import make_virtual_rig
+
+    vrig = make_virtual_rig(preset, size=(640, 480), fps=fps, seed=seed, realtime=False)
+    sets = [vrig.read_set(k)[0] for k in range(frames)]
+    rig = vrig.studio.rig
+    sources = [SyntheticSource(name, fps=fps, images=[fs.frames[name].image for fs in sets if name in fs.frames])
+               for name in rig.names]
+    return sources, rig, sets
+
+
+def model_only(estimator, frame_set, rig, seconds: float) -> dict:
+    """Sets per second of ``estimator.estimate`` alone on one frame set (after one warm-up call)."""
+    estimator.estimate(frame_set, rig)
+    times = []
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end or len(times) < 3:
+        t0 = time.perf_counter()
+        estimator.estimate(frame_set, rig)
+        times.append(time.perf_counter() - t0)
+    return {"sets_per_s": 1.0 / float(np.median(times)), "calls": len(times), "median_ms": 1e3 * float(np.median(times))}
+
+
+def pipeline_run(sources, rig, estimator, seconds: float, warmup: float = 3.0) -> dict:
+    """Run the live pipeline; sets/s over the timed window after ``warmup`` and latency statistics."""
+    from core.pipeline import Pipeline, PipelineSettings
+
+    pipeline = Pipeline(sources, rig, estimator, PipelineSettings(filter="one-euro"))
+    done: list[int] = []
+    pipeline.add_sink(lambda r: done.append(time.perf_counter_ns()))
+    with pipeline:
+        time.sleep(warmup)
+        n0, t0 = len(done), time.perf_counter_ns()
+        time.sleep(seconds)
+        n1, t1 = len(done), time.perf_counter_ns()
+        metrics = pipeline.metrics()
+    hist = pipeline.latency_history()
+    n = min(len(hist.get("glass_to_skeleton", [])), max(n1 - n0, 1))
+    lat = {k: {"p50": float(np.median(v[-n:])), "p95": float(np.percentile(v[-n:], 95))}
+           for k, v in hist.items() if k != "t"}
+    errors = [e.message for e in pipeline.events.history() if e.is_error]
+    return {"sets_per_s": (n1 - n0) / ((t1 - t0) / 1e9), "results": metrics.results, "latency_ms": lat,
+            "camera_fps": {c: v["fps"] for c, v in metrics.cameras.items()},
+            "skipped_sets": metrics.skipped_sets, "errors": errors}
+
+
+def run(args: argparse.Namespace) -> dict:
+    import platform
+
+    import torch
+
+    from core.estimators.ppt import PPTEstimator
+
+    preset = {2: "stereo2", 4: "ring4", 8: "ring8"}[args.cameras]
+    weights = args.weights or _find_demo_weights()
+    sources, rig, sets = prerendered_sources(preset, args.fps, args.frames)
+    estimator = PPTEstimator(args.preset, weights=weights, num_threads=args.torch_threads)
+    model_rates, pipe_runs = [], []
+    for _ in range(args.rounds):
+        model_rates.append(model_only(estimator, sets[0], rig, seconds=max(5.0, args.seconds / 3))["sets_per_s"])
+        sources, rig, _ = prerendered_sources(preset, args.fps, args.frames)
+        pipe_runs.append(pipeline_run(sources, rig, estimator, args.seconds))
+    model = float(np.median(model_rates))
+    pipe = float(np.median([r["sets_per_s"] for r in pipe_runs]))
+    last = pipe_runs[-1]
+    return {
+        "cameras": args.cameras, "image": "640x480", "camera_fps": args.fps, "model": args.preset,
+        "weights": str(weights) if weights else "random init (no demo weights yet)",
+        "torch_threads": torch.get_num_threads(), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "model_only_sets_per_s": model, "pipeline_sets_per_s": pipe,
+        "pipeline_over_model": pipe / model if model else float("nan"),
+        "model_only_runs": model_rates, "pipeline_runs": [r["sets_per_s"] for r in pipe_runs],
+        "glass_to_skeleton_ms_p50": last["latency_ms"]["glass_to_skeleton"]["p50"],
+        "glass_to_skeleton_ms_p95": last["latency_ms"]["glass_to_skeleton"]["p95"],
+        "stage_ms_p50": {k: v["p50"] for k, v in last["latency_ms"].items()},
+        "skipped_sets_latest_wins": last["skipped_sets"], "errors": last["errors"],
+    }
