@@ -2,7 +2,7 @@
 
 from core.inference.decode import decode_argmax, decode_dark, decode_heatmaps
 from core.inference.device import autocast_for, select_device, set_threads
-from core.inference.estimator import PoseEstimator2D, Poses2D
+from core.inference.estimator import PoseEstimator2D, PoseEstimate
 from core.inference.optimize import compile_model, fold_batchnorm, optimize_for_inference, set_attention_impl
 from core.inference.preprocess import (
     PIPELINES,
@@ -19,7 +19,7 @@ __all__ = [
     "PIPELINES",
     "Pipeline",
     "PoseEstimator2D",
-    "Poses2D",
+    "PoseEstimate",
     "autocast_for",
     "box_from_points",
     "box_to_center_scale",

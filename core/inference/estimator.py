@@ -35,8 +35,9 @@ from core.model.models import MultiViewPoseModel, PoseModel
 
 
 @dataclass
-class Poses2D:
-    """2D result for one frame set of V views.
+class PoseEstimate:
+    """2D result of :meth:`PoseEstimator2D.estimate` for V views (the pipeline wraps it into
+    ``core.estimators.Poses2D`` with camera names and skeleton).
 
     ``keypoints (V, J, 2)`` px and ``confidence (V, J)`` (heatmap maxima) per original image;
     ``kept_tokens[s] (V, K_s)`` / ``token_scores[s] (V, K_s)`` per pruning stage (``stage_layers[s]`` is the encoder
@@ -57,6 +58,11 @@ class Poses2D:
     timings: dict[str, float] = field(default_factory=dict)
     heatmaps: np.ndarray | None = None
 
+    @property
+    def token_to_image(self) -> np.ndarray:
+        """``(V, 2, 3)`` affines from model-input pixels to original-image pixels."""
+        return invert_affine(self.crop_affines)
+
     def token_corners(self, stage: int) -> np.ndarray:
         """Corners ``(V, K_s, 4, 2)`` in original-image px of the tokens kept at ``stage`` (for drawing)."""
         cols = self.grid_shape[1]
@@ -67,8 +73,7 @@ class Poses2D:
         corners = np.stack([np.stack([x0, y0], -1), np.stack([x1, y0], -1),
                             np.stack([x1, y1], -1), np.stack([x0, y1], -1)], axis=-2)  # (V, K, 4, 2)
         v, k = corners.shape[:2]
-        inv = invert_affine(self.crop_affines)
-        return apply_affine(inv, corners.reshape(v, k * 4, 2)).reshape(v, k, 4, 2)
+        return apply_affine(self.token_to_image, corners.reshape(v, k * 4, 2)).reshape(v, k, 4, 2)
 
 
 def _camera_arrays(camera, view: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,7 +166,7 @@ class PoseEstimator2D:
         boxes: np.ndarray | Sequence | None = None,
         cameras: Sequence | None = None,
         fuse: bool | None = None,
-    ) -> Poses2D:
+    ) -> PoseEstimate:
         """Estimate 2D keypoints in each of V views.
 
         ``images``: V BGR uint8 ``(H_v, W_v, 3)`` arrays; ``boxes``: ``(V, 4)`` xywh px (None or a NaN row = full
@@ -219,7 +224,7 @@ class PoseEstimator2D:
         ])
         keypoints = apply_affine(heat_inv, coords)
         t3 = time.perf_counter()
-        return Poses2D(
+        return PoseEstimate(
             keypoints=keypoints,
             confidence=conf,
             kept_tokens=[k.cpu().numpy() for _, k, _ in stages],
