@@ -35,7 +35,12 @@ class CameraView(QtWidgets.QWidget):
         self._bones.setZValue(2)
         self._joints = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k", width=0.5), antialias=True)
         self._joints.setZValue(3)
-        for item in (self._image, self._tokens, self._bones, self._joints):
+        self._points = pg.ScatterPlotItem(size=6, pen=pg.mkPen((0, 255, 255), width=1), brush=None,
+                                          symbol="o", antialias=True)
+        self._points.setZValue(4)
+        self._message = pg.TextItem("", color=(255, 90, 90), anchor=(0.5, 0.5))
+        self._message.setZValue(5)
+        for item in (self._image, self._tokens, self._bones, self._joints, self._points, self._message):
             self._view.addItem(item)
         self._title = QtWidgets.QLabel(name)
         self._title.setStyleSheet("font-weight: bold;")
@@ -90,6 +95,26 @@ class CameraView(QtWidgets.QWidget):
             self._tokens.clear()
             return
         self._tokens.setImage((np.clip(mask, 0, 1) * 255).astype(np.uint8), autoLevels=False, levels=(0, 255))
+
+    def set_points(self, points: np.ndarray | None, found: bool = True) -> None:
+        """Mark generic image points (N, 2) px, e.g. detected board corners (cyan when found, red otherwise)."""
+        if points is None or len(points) == 0:
+            self._points.clear()
+            return
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        self._points.setData(pos=pts, pen=pg.mkPen((0, 255, 255) if found else (255, 80, 80), width=1.5))
+
+    def set_message(self, text: str) -> None:
+        """A large message in the middle of the view (e.g. "camera lost"); empty text hides it."""
+        self._message.setText(text)
+        if self._size:
+            self._message.setPos(self._size[0] / 2, self._size[1] / 2)
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """(width, height) of the frame shown."""
+        return self._size
 
     def set_status(self, text: str) -> None:
         self._status.setText(text)
