@@ -20,7 +20,7 @@ PATTERN_NAMES = ("plain", "stripes", "vstripes", "checks", "dots", "noise")
 
 #: Skin tones from light to dark (BGR, 0-255), interpolated at random.
 SKIN_TONES = np.array([
-    (196, 224, 255), (167, 194, 241), (135, 172, 224), (110, 150, 205), (97, 134, 198),
+    (178, 206, 240), (160, 188, 232), (135, 172, 224), (110, 150, 205), (97, 134, 198),
     (70, 102, 161), (50, 75, 120), (38, 55, 87), (30, 40, 60),
 ], dtype=np.float64)
 HAIR_COLOURS = np.array([
@@ -226,9 +226,9 @@ def build_template(shape: BodyShape, look: Appearance) -> PrimitiveTemplate:
 
     la = offsets[SEG["l_upper_arm"]]
     ra_ = offsets[SEG["r_upper_arm"]]
-    C("shoulders", "chest", la * (1, 0.8, 1) - (0, 0, 0.014 * H), "chest", ra_ * (1, 0.8, 1) - (0, 0, 0.014 * H),
-      0.034 * H * g, 0.034 * H * g, SHIRT)
-    C("neck", "neck", (0, 0, 0), "head", (0, 0, 0.012 * H), 0.030 * H * g, 0.026 * H * g, SKIN)
+    C("shoulders", "chest", la * (1, 0.8, 1) - (0, 0, 0.010 * H), "chest", ra_ * (1, 0.8, 1) - (0, 0, 0.010 * H),
+      0.035 * H * g, 0.035 * H * g, SHIRT)
+    C("neck", "neck", (0, 0, -0.006 * H), "head", (0, 0, 0.012 * H), 0.036 * H * g, 0.029 * H * g, SKIN)
     for side in ("l", "r"):
         C(f"{side}_upper_arm", f"{side}_upper_arm", (0, 0, 0), f"{side}_forearm", (0, 0, 0),
           0.029 * H * g, 0.021 * H * g, sleeve_upper)
@@ -317,7 +317,7 @@ def random_appearance(rng: np.random.Generator) -> Appearance:
     t = rng.uniform(0, len(SKIN_TONES) - 1)
     i = int(t)
     skin_c = SKIN_TONES[i] * (1 - (t - i)) + SKIN_TONES[min(i + 1, len(SKIN_TONES) - 1)] * (t - i)
-    skin = Material(color=skin_c * rng.uniform(0.95, 1.05), color2=skin_c * 0.9, pattern=PLAIN, shine=0.12)
+    skin = Material(color=skin_c * rng.uniform(0.95, 1.03), color2=skin_c * 0.9, pattern=PLAIN, shine=0.08)
     hair_c = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.8, 1.15)
     hair = Material(color=np.clip(hair_c, 0, 255), color2=np.clip(hair_c * 0.7, 0, 255), pattern=NOISE,
                     waves=rng.normal(size=(3, 3)) * 90.0, shine=0.2)
@@ -327,7 +327,7 @@ def random_appearance(rng: np.random.Generator) -> Appearance:
     return Appearance(
         skin=skin, hair=hair, eyes=eyes,
         shirt=random_material(rng, 0.55), trousers=random_material(rng, 0.3), shoes=shoes,
-        hair_style=HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=[0.45, 0.3, 0.1, 0.15])],
+        hair_style=HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=[0.5, 0.3, 0.05, 0.15])],
         sleeve_length=SLEEVES[rng.choice(3, p=[0.5, 0.4, 0.1])],
         leg_length=LEGS[rng.choice(2, p=[0.8, 0.2])],
     )

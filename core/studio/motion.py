@@ -35,6 +35,13 @@ _R_ANKLE = STUDIO_JOINTS.index("right_ankle")
 PLANT_NONE, PLANT_BOTH, PLANT_LEFT, PLANT_RIGHT = 0, 1, 2, 3
 
 
+def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Distance from point ``p`` to the segment ``a``-``b`` on the floor (metres)."""
+    ab = b - a
+    u = float(np.clip(np.dot(p - a, ab) / max(np.dot(ab, ab), 1e-12), 0, 1))
+    return float(np.linalg.norm(p - (a + u * ab)))
+
+
 def smoothstep(x: np.ndarray) -> np.ndarray:
     """0 below 0, 1 above 1, smooth (C1) in between."""
     x = np.clip(x, 0.0, 1.0)
@@ -354,6 +361,24 @@ class Turn(Segment):
         return ch
 
 
+class TurnTo(Segment):
+    """Turn on the spot to a given heading, stepping, then stand."""
+
+    name = "turn"
+
+    def __init__(self, start, rng, yaw: float):
+        super().__init__(start, rng)
+        self.turn = float(_wrap(np.array(yaw - start.yaw)))
+        self.duration = 0.6 + abs(self.turn) / np.radians(110.0)
+
+    def channels(self, tau):
+        ch = self._base(tau)
+        u = np.clip(tau / self.duration, 0, 1)
+        ch.yaw = self.start.yaw + self.turn * smoothstep(u)
+        ch.angles = gait_angles(2 * np.pi * 1.7 * tau, 0.3 * np.sin(np.pi * u))
+        return ch
+
+
 class Squat(Segment):
     name = "squat"
 
@@ -595,6 +620,11 @@ class SegmentMotion(Motion):
         self.center = np.asarray(center, dtype=np.float64)
         xy = np.asarray(start_xy, dtype=np.float64)
         self.segments: list[tuple[float, Segment]] = []
+        self._pending: list[str] = []
+        # One seat per actor for the mixture's sit-to-stand parts (the scene puts a stool there).
+        a = self.rng.uniform(0, 2 * np.pi)
+        self.seat_xy = self.center + 0.75 * self.radius * np.array([np.cos(a), np.sin(a)])
+        self.seat_yaw = float(np.arctan2(*(self.center - self.seat_xy)[::-1])) if self.radius > 0 else 0.0
         state = self._state_from_pose(xy, start_yaw)
         self._append(0.0, self._make_segment(state, first=True))
 
@@ -617,19 +647,32 @@ class SegmentMotion(Motion):
             return PathWalk(state, self.rng, self.shape, self.radius, self.center)
         if kind != "mix":
             return SEGMENT_TYPES[kind](state, self.rng)
+        if self._pending:
+            step = self._pending.pop(0)
+            if step == "turn_to_seat":
+                return TurnTo(state, self.rng, self.seat_yaw)  # face away from the stool (its back to it)
+            seg = SitToStand(state, self.rng)
+            seg.duration = seg.period  # one full sit and stand
+            return seg
         part = MIX_PARTS[self.rng.integers(len(MIX_PARTS))]
+        if part == "sit_to_stand":
+            front = self.seat_xy + 0.28 * self.shape.height * np.array([np.cos(self.seat_yaw), np.sin(self.seat_yaw)])
+            self._pending = ["turn_to_seat", "sit"]
+            if np.linalg.norm(state.pelvis_xy - front) > 0.3:
+                return WalkTo(state, self.rng, front, self.shape)
+            return self._make_segment(state)
         if part == "walk" or (np.linalg.norm(state.pelvis_xy - self.center) > self.radius * 0.9 and not first):
-            for _ in range(30):
+            target = self.center
+            for _ in range(40):
                 r = self.radius * np.sqrt(self.rng.random())
                 a = self.rng.uniform(0, 2 * np.pi)
                 target = self.center + r * np.array([np.cos(a), np.sin(a)])
-                if np.linalg.norm(target - state.pelvis_xy) > 1.0:
+                if np.linalg.norm(target - state.pelvis_xy) > 1.0 and \
+                        _segment_distance(self.seat_xy, state.pelvis_xy, target) > 0.55:
                     break
             return WalkTo(state, self.rng, target, self.shape)
         seg = SEGMENT_TYPES[part](state, self.rng)
         seg.duration = float(self.rng.uniform(3.0, 6.0))
-        if part == "sit_to_stand":
-            seg.duration = seg.period  # one full sit and stand
         return seg
 
     def _append(self, t0: float, seg: Segment) -> None:
@@ -690,17 +733,15 @@ class SegmentMotion(Motion):
 
     def seats(self, shape: BodyShape, duration: float) -> list[tuple[np.ndarray, float, float]]:
         self._ensure(duration)
-        out = []
+        out: list[tuple[np.ndarray, float, float]] = []
         for t0, seg in self.segments:
             if t0 > duration:
                 break
-            for ts in seg.seated_times():
-                times = [t0 + ts] if math.isfinite(seg.duration) else \
-                    [t0 + ts + k * seg.period for k in range(int(max(duration - t0, 0) // seg.period) + 1)]
-                for t in times[:1]:  # the actor sits at the same spot each cycle
-                    pose = self.sample(shape, np.array([t]))
-                    pelvis = pose.joints[0, STUDIO_JOINTS.index("pelvis")]
-                    yaw = float(np.arctan2(pose.rotations[0, 0, 1, 0], pose.rotations[0, 0, 0, 0]))
+            for ts in seg.seated_times():  # the actor sits at the same spot every cycle: the first one is enough
+                pose = self.sample(shape, np.array([t0 + ts]))
+                pelvis = pose.joints[0, STUDIO_JOINTS.index("pelvis")]
+                yaw = float(np.arctan2(pose.rotations[0, 0, 1, 0], pose.rotations[0, 0, 0, 0]))
+                if all(np.linalg.norm(pelvis[:2] - xy) > 0.3 for xy, _, _ in out):
                     out.append((pelvis[:2].copy(), yaw, float(pelvis[2])))
         return out
 

@@ -44,7 +44,8 @@ def floor_texture(rng: np.random.Generator, size_m: tuple[float, float], kind: s
     """A floor texture covering ``size_m`` = (x extent, y extent) metres; rows run along world y."""
     kind = kind or FLOOR_KINDS[rng.integers(len(FLOOR_KINDS))]
     w, h = int(size_m[0] * TEXELS_PER_M), int(size_m[1] * TEXELS_PER_M)
-    base = _colour(rng, (0.05, 0.55), (0.3, 0.8))
+    saturation = {"concrete": (0.0, 0.12), "carpet": (0.05, 0.35), "tiles": (0.05, 0.45)}.get(kind, (0.05, 0.55))
+    base = _colour(rng, saturation, (0.3, 0.8))
     img = np.empty((h, w, 3), np.float32)
     img[:] = base
     n = _value_noise(rng, h, w, 40)[..., None]
@@ -119,8 +120,23 @@ def wall_texture(rng: np.random.Generator, length_m: float, height_m: float, kin
         folds = 0.8 + 0.2 * np.sin(xs / TEXELS_PER_M * 2 * np.pi / rng.uniform(0.12, 0.25))
         img *= folds[None, :, None]
     img *= 0.85 + 0.25 * n
+    if rng.random() < 0.4:  # a dado: the lower part of the wall in another colour
+        y0 = h - int(rng.uniform(0.8, 1.2) * TEXELS_PER_M)
+        img[y0:] = _colour(rng, (0.02, 0.5), (0.3, 0.85)) * (0.9 + 0.15 * n[y0:])
+        img[y0:y0 + 4] *= 0.7
+    for _ in range(int(rng.integers(0, 3))):  # shelves with boxes and books
+        sw = int(rng.uniform(0.8, 2.0) * TEXELS_PER_M)
+        x0 = int(rng.uniform(0, max(w - sw, 1)))
+        for level in range(int(rng.integers(2, 5))):
+            y = h - int((0.5 + 0.4 * level) * TEXELS_PER_M)
+            img[y:y + 5, x0:x0 + sw] = (60, 70, 80)
+            x = x0 + 4
+            while x < x0 + sw - 10:
+                bw, bh = int(rng.uniform(3, 14)), int(rng.uniform(15, 30))
+                img[y - bh:y, x:x + bw] = _colour(rng, (0.2, 0.9), (0.2, 0.9))
+                x += bw + int(rng.uniform(0, 6))
     # Decorations: posters, a door, windows, a baseboard.
-    for _ in range(int(rng.integers(1, 6))):
+    for _ in range(int(rng.integers(2, 8))):
         pw, ph = int(rng.uniform(0.4, 1.4) * TEXELS_PER_M), int(rng.uniform(0.5, 1.2) * TEXELS_PER_M)
         x0, y0 = int(rng.uniform(0, max(w - pw, 1))), int(rng.uniform(0.15 * h, max(0.6 * h - ph, 0.15 * h + 1)))
         kind_p = rng.integers(3)
@@ -416,10 +432,11 @@ def random_lighting(rng: np.random.Generator, changes: bool = True) -> LightingS
     el = rng.uniform(0.6, 1.2)
     key_dir = (np.cos(az) * np.cos(el), np.sin(az) * np.cos(el), np.sin(el))
     fill_dir = (-np.cos(az), -np.sin(az), 0.5)
-    key = float(rng.uniform(0.5, 0.75))
-    base = Lighting(key_dir=key_dir, fill_dir=fill_dir, key=key, fill=float(rng.uniform(0.15, 0.35)),
-                    ambient=float(rng.uniform(0.25, 0.4)),
-                    tint=tuple(float(v) for v in rng.uniform(0.92, 1.08, 3)), exposure=float(rng.uniform(0.85, 1.15)))
+    key = float(rng.uniform(0.45, 0.65))
+    fill = float(rng.uniform(0.12, 0.3))
+    ambient = float(np.clip(1.0 - key - 0.4 * fill, 0.22, 0.42))  # lit faces reach about 1, light colours do not clip
+    base = Lighting(key_dir=key_dir, fill_dir=fill_dir, key=key, fill=fill, ambient=ambient,
+                    tint=tuple(float(v) for v in rng.uniform(0.93, 1.07, 3)), exposure=float(rng.uniform(0.85, 1.08)))
     if not changes:
         return LightingSchedule(base=base)
     return LightingSchedule(base=base, exposure_amp=float(rng.uniform(0.05, 0.2)), period_s=float(rng.uniform(8, 30)),
@@ -483,10 +500,10 @@ class Scene:
             j = p.joints[frame]
             lift = max(0.0, float(min(j[3, 2], j[6, 2])) - 0.1)
             fade = float(np.exp(-lift / 0.3))
-            out.append((float(j[0, 0]), float(j[0, 1]), 0.22 * sa.actor.shape.height / 1.75, 0.35 * fade))
+            out.append((float(j[0, 0]), float(j[0, 1]), 0.24 * sa.actor.shape.height / 1.75, 0.45 * fade))
             for a in (3, 6):
                 if j[a, 2] < 0.25:
-                    out.append((float(j[a, 0]), float(j[a, 1]), 0.09, 0.3 * (1 - j[a, 2] / 0.25)))
+                    out.append((float(j[a, 0]), float(j[a, 1]), 0.09, 0.4 * (1 - j[a, 2] / 0.25)))
         return out
 
     def backdrop(self, renderer: CameraRenderer, downscale: int = 1) -> Backdrop:
