@@ -29,16 +29,24 @@ PAPER_TABLE4 = {"single_view_x4": 9.6, "multiview_fused": 9.7}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--flops", action="store_true", help="count complexity (paper Tables 1 and 4) instead of timing")
+    parser.add_argument("--flops", action="store_true",
+                        help="count complexity (paper Tables 1 and 4) instead of timing")
     parser.add_argument("--repeats", type=int, default=20, help="timed iterations per pair (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations per model (default 3)")
     parser.add_argument("--batch", type=int, default=4, help="batch of the PPT-S / TokenPose-S pair (default 4)")
     parser.add_argument("--views", type=int, default=4, help="views of the multi-view pair (default 4)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--impl", choices=("fast", "reference"), default="fast",
-                        help="fast: folded BN, channels_last, SDPA, exact shortcuts; reference: eager, explicit softmax")
+                        help="fast: folded BN, channels_last, SDPA, exact shortcuts; "
+                        "reference: eager, explicit softmax")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: elapsed time; cpu: process CPU time (robust to other jobs with --threads 1)")
     parser.add_argument("--compile", choices=("none", "backbone", "all"), default="none",
                         help="torch.compile the CNN only or the whole model (with freezing; slow to start)")
+
+
+def _clock(args: argparse.Namespace) -> Callable[[], float]:
+    return time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter
 
 
 def _cpu_model() -> str:
@@ -66,7 +74,7 @@ def _prepare(model: torch.nn.Module, args: argparse.Namespace) -> torch.nn.Modul
 
 
 def time_pair(run_a: Callable[[], object], run_b: Callable[[], object], repeats: int, warmup: int,
-              seed: int = 0) -> dict:
+              seed: int = 0, clock: Callable[[], float] = time.perf_counter) -> dict:
     """Alternate ``run_a`` / ``run_b`` (random order per iteration); medians in ms and the paired ratio b/a."""
     rng = random.Random(seed)
     times: dict[str, list[float]] = {"a": [], "b": []}
@@ -78,9 +86,9 @@ def time_pair(run_a: Callable[[], object], run_b: Callable[[], object], repeats:
             order = [("a", run_a), ("b", run_b)]
             rng.shuffle(order)
             for key, fn in order:
-                t = time.perf_counter()
+                t = clock()
                 fn()
-                times[key].append(time.perf_counter() - t)
+                times[key].append(clock() - t)
     a, b = statistics.median(times["a"]), statistics.median(times["b"])
     paired = statistics.median(tb / ta for ta, tb in zip(times["a"], times["b"]))
     return {"a_ms": a * 1e3, "b_ms": b * 1e3, "ratio_of_medians": b / a, "median_paired_ratio": paired}
@@ -130,7 +138,7 @@ def _fusion_attention(args: argparse.Namespace) -> dict:
     def attend(x):
         return lambda: [layer.attention(x) for layer in layers]
 
-    res = time_pair(attend(full), attend(ours), args.repeats, args.warmup, seed=2)
+    res = time_pair(attend(full), attend(ours), args.repeats, args.warmup, seed=2, clock=_clock(args))
     macs = lambda n: len(layers) * (4 * n * cfg.dim**2 + 2 * n * n * cfg.dim)  # qkv + out proj + 2 matmuls
     return {
         "tokens_fused": ours.shape[1],
@@ -173,7 +181,8 @@ def run(args: argparse.Namespace) -> dict:
     x = torch.randn(args.batch, 3, 256, 192)
     if args.impl == "fast":
         x = x.contiguous(memory_format=torch.channels_last)
-    single = time_pair(lambda: fast_tp(x), lambda: fast_pp(x), args.repeats, args.warmup, seed=0)
+    single = time_pair(lambda: fast_tp(x), lambda: fast_pp(x), args.repeats, args.warmup, seed=0,
+                       clock=_clock(args))
 
     mv = _prepare(build_model("multiview_ppt_s").eval(), args)
     images = torch.randn(1, args.views, 3, 256, 256)
@@ -181,11 +190,12 @@ def run(args: argparse.Namespace) -> dict:
         images = images.flatten(0, 1).contiguous(memory_format=torch.channels_last)[None]
     rays = torch.nn.functional.normalize(torch.randn(1, args.views, 256, 3), dim=-1)
     multi = time_pair(lambda: mv(images, rays, fuse=False), lambda: mv(images, rays, fuse=True),
-                      args.repeats, args.warmup, seed=1)
+                      args.repeats, args.warmup, seed=1, clock=_clock(args))
 
     return {
         "machine": {"cpu": _cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "impl": args.impl, "compile": getattr(args, "compile", "none"),
+                    "clock": getattr(args, "clock", "wall"),
                     "repeats": args.repeats},
         "ppt_s_vs_tokenpose_s": {
             "batch": args.batch,

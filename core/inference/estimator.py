@@ -84,7 +84,9 @@ def _camera_arrays(camera, view: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
         try:
             K, R, t = camera
         except (TypeError, ValueError):
-            raise ValueError(f"camera {view}: expected (K, R, t) or an object with K, R, t; got {type(camera)}") from None
+            raise ValueError(
+                f"camera {view}: expected (K, R, t) or an object with K, R, t; got {type(camera).__name__}"
+            ) from None
     K, R, t = (np.asarray(a, dtype=np.float64) for a in (K, R, t))
     if K.shape != (3, 3) or R.shape != (3, 3) or t.size != 3:
         raise ValueError(f"camera {view}: expected K (3, 3), R (3, 3), t (3,), got {K.shape}, {R.shape}, {t.shape}")

@@ -53,5 +53,7 @@ def make_heatmap_head(in_dim: int, hidden: int, heatmap_size: tuple[int, int]) -
     """``LN -> Linear(in, hidden) -> LN -> Linear(hidden, Hh*Wh)`` if ``in <= hidden/2``, else ``LN -> Linear``."""
     out = heatmap_size[0] * heatmap_size[1]
     if in_dim <= hidden * 0.5:
-        return nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.LayerNorm(hidden), nn.Linear(hidden, out))
+        return nn.Sequential(
+            nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.LayerNorm(hidden), nn.Linear(hidden, out)
+        )
     return nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, out))

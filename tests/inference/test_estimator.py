@@ -33,11 +33,11 @@ class _BlobNet:
         img = x.float().sum(1)  # (V, H, W), brighter = larger after normalisation
         img = img - img.amin(dim=(1, 2), keepdim=True)
         img = torch.where(img > 0.5 * img.amax(dim=(1, 2), keepdim=True), img, torch.zeros_like(img))
-        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+        ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
         cx = (img * xs).sum((1, 2)) / img.sum((1, 2))
         cy = (img * ys).sum((1, 2)) / img.sum((1, 2))
         sx, sy = ((hw - 1) / (w - 1), (hh - 1) / (h - 1)) if self.unbiased else (hw / w, hh / h)
-        yy, xx = torch.meshgrid(torch.arange(hh, dtype=torch.float32), torch.arange(hw, dtype=torch.float32), indexing="ij")
+        yy, xx = torch.meshgrid(torch.arange(hh).float(), torch.arange(hw).float(), indexing="ij")
         g = torch.exp(-((xx - (cx * sx)[:, None, None]) ** 2 + (yy - (cy * sy)[:, None, None]) ** 2) / 8.0)
         return g[:, None].expand(-1, self.cfg.num_keypoints, -1, -1)
 

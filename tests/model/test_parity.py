@@ -27,8 +27,8 @@ def _loaded(preset: str, weights: str) -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def single_view():
     return {
-        "ppt_s": (_loaded("ppt_s", "ppt_s_official_layout_fp16.pth"), np.load(shared_path("ppt_parity", "ppt_s_io.npz"))),
-        "ppt_b": (_loaded("ppt_b", "ppt_b_official_layout_fp16.pth"), np.load(shared_path("ppt_parity", "ppt_b_io.npz"))),
+        name: (_loaded(name, f"{name}_official_layout_fp16.pth"), np.load(shared_path("ppt_parity", f"{name}_io.npz")))
+        for name in ("ppt_s", "ppt_b")
     }
 
 
@@ -46,7 +46,9 @@ def _max_diff(a: torch.Tensor, b: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize(
-    "preset, sdpa", [("ppt_s", True), ("ppt_s", False), ("ppt_b", True)], ids=["ppt_s-sdpa", "ppt_s-softmax", "ppt_b-sdpa"]
+    "preset, sdpa",
+    [("ppt_s", True), ("ppt_s", False), ("ppt_b", True)],
+    ids=["ppt_s-sdpa", "ppt_s-softmax", "ppt_b-sdpa"],
 )
 def test_single_view_parity(single_view, preset, sdpa):
     model, io = single_view[preset]
