@@ -303,7 +303,8 @@ def plan_image(report: PlanReport, rig: CameraRig, panel: int = 360, max_error_m
     cv2.putText(canvas, "0 mm", (20, y0 + 30), cv2.FONT_HERSHEY_PLAIN, 1.0, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(canvas, f">= {vmax:.0f} mm", (bar_w - 60, y0 + 30), cv2.FONT_HERSHEY_PLAIN, 1.0, (0, 0, 0), 1,
                 cv2.LINE_AA)
-    cv2.putText(canvas, f"RMS 3D error with {report.noise_px:g} px of 2D noise; grey: seen by fewer than 2 cameras; "
-                "numbers: cameras seeing the point", (20, y0 + 48), cv2.FONT_HERSHEY_PLAIN, 1.0, (0, 0, 0), 1,
+    numbers = "; numbers: cameras seeing the point" if step * scale > 18 else ""
+    cv2.putText(canvas, f"RMS 3D error with {report.noise_px:g} px of 2D noise; grey: seen by fewer than 2 cameras"
+                f"; circle: capture volume{numbers}", (20, y0 + 48), cv2.FONT_HERSHEY_PLAIN, 1.0, (0, 0, 0), 1,
                 cv2.LINE_AA)
     return canvas
