@@ -1,7 +1,10 @@
-"""``ppt-mocap demo``: the most end-to-end job that runs with no camera, with a printed summary.
+"""``ppt-mocap demo`` (``make demo``): the desktop app on the embedded default, the virtual studio with the demo
+weights, capturing at once; no camera needed.
 
-Today: triangulate the real 4-camera Pose2Sim session from ``../shared/data`` when it is there (and compare
-with Pose2Sim's own result), else a synthetic ring rig filming a moving point cloud.
+On a machine without a display (no ``DISPLAY``/``WAYLAND_DISPLAY`` and no ``QT_QPA_PLATFORM``) it says so, runs the
+app off-screen for a few seconds and saves a screenshot. ``--triangulation`` runs the older text-only demo:
+triangulate the real 4-camera Pose2Sim session from ``../shared/data`` when it is there (and compare with Pose2Sim's
+own result), else a synthetic ring rig filming a moving point cloud.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="run the end-to-end demo on the embedded default (no camera needed)")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     p.add_argument("--synthetic", action="store_true", help="use the synthetic rig even if real data is present")
+    p.add_argument("--triangulation", action="store_true",
+                   help="text-only demo: triangulate the Pose2Sim session (or a synthetic rig) instead of the app")
+    p.add_argument("--seconds", type=float, default=8.0, help="headless run length without a display (default 8)")
+    p.add_argument("--studio", default="ring4", help="virtual studio preset (default ring4)")
     p.set_defaults(func=run)
 
 
@@ -62,8 +69,34 @@ def _synthetic(out: Path) -> None:
     print(f"  wrote                  {path}")
 
 
+def _gui(args: argparse.Namespace) -> int:
+    import os
+
+    from app.gui.config import RunConfig
+    from app.gui.main import has_display
+
+    config = RunConfig(studio=args.studio, backend="demo")
+    if has_display():
+        from app.gui.main import run_app
+
+        return run_app(config=config, autostart=True)
+    print("No display found (DISPLAY / WAYLAND_DISPLAY unset and QT_QPA_PLATFORM not set): running the app "
+          f"off-screen for {args.seconds:g} s and saving a screenshot.")
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from app.gui.main import run_headless
+
+    shot = args.out / "demo_window.png"
+    out = run_headless(shot, args.seconds, config=config)
+    print(f"screenshot of the app saved: {shot.resolve()}")
+    for e in out.get("errors", []):
+        print(f"  shown in the window: {e}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
+    if not args.triangulation and not args.synthetic:
+        return _gui(args)
     if SHARED_SESSION.exists() and not args.synthetic:
         _real_session(args.out)
     else:

@@ -141,12 +141,9 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.addWidget(self.token_combo)
         bar.addWidget(QtWidgets.QLabel(" Joint "))
         bar.addWidget(self.joint_combo)
+        saved = self.settings.value("view/token_stage")
+        self._pending_stage = int(saved) if str(saved).isdigit() else 1  # combo index; 1 = heat
         self._set_token_stages(0, [])
-        saved_stage = self.settings.value("view/token_stage")
-        if saved_stage is not None:
-            i = self.token_combo.findText(str(saved_stage))
-            if i >= 0:
-                self.token_combo.setCurrentIndex(i)
 
     def _build_status_area(self) -> None:
         self.banner = QtWidgets.QLabel("")
@@ -180,7 +177,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def save_settings(self) -> None:
         self.settings.setValue("run/config", json.dumps(self.config.to_dict()))
-        self.settings.setValue("view/token_stage", self.token_combo.currentText())
+        self.settings.setValue("view/token_stage", self.token_combo.currentIndex() if self.token_combo.count() > 1
+                               else self._pending_stage)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
 
@@ -331,7 +329,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.backend_label.setStyleSheet("color: #c03030; font-weight: bold;" if random else "")
 
     def _set_token_stages(self, count: int, layers: list[int]) -> None:
-        current = self.token_combo.currentText()
+        current = self.token_combo.currentText() if self.token_combo.count() > 1 else None
         self.token_combo.blockSignals(True)
         self.token_combo.clear()
         self.token_combo.addItem("off")
@@ -340,11 +338,10 @@ class MainWindow(QtWidgets.QMainWindow):
             for s in range(count):
                 layer = f", layer {layers[s]}" if s < len(layers) else ""
                 self.token_combo.addItem(f"stage {s + 1}{layer}")
-        i = self.token_combo.findText(current)
-        pending = getattr(self, "_pending_stage", None)
-        if pending is not None and pending < self.token_combo.count():
-            i, self._pending_stage = pending, None
-        self.token_combo.setCurrentIndex(i if i >= 0 else (1 if count else 0))
+        i = self.token_combo.findText(current) if current is not None else -1
+        if i < 0 and count:
+            i = self._pending_stage if self._pending_stage is not None and self._pending_stage < count + 2 else 1
+        self.token_combo.setCurrentIndex(max(0, i))
         self.token_combo.blockSignals(False)
 
     def token_stage(self) -> int | None | bool:
@@ -357,9 +354,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def set_token_stage(self, stage: int | None | bool) -> None:
         """Select a stage (0-based), ``None`` for the heat map or ``False`` for off."""
         index = 0 if stage is False else 1 if stage is None else 2 + int(stage)
+        self._pending_stage = index
         if index < self.token_combo.count():
             self.token_combo.setCurrentIndex(index)
-            self._pending_stage = None
         else:  # stages are known after the first result
             self._pending_stage = index
 

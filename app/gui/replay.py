@@ -287,7 +287,8 @@ class ReplayPanel(QtWidgets.QWidget):
         def job(progress):
             estimator = build_estimator(config, session.rig)
             settings = PipelineSettings(mode="offline", min_confidence=config.min_confidence,
-                                        outliers=config.outliers, filter=config.filter)
+                                        outliers=config.outliers,
+                                        filter=None if config.filter == "none" else config.filter)
             try:
                 session.reprocess(estimator, settings, name=name, overwrite=True, progress=False,
                                   on_progress=lambda done, total: progress(f"re-processing {done}/{total}",
