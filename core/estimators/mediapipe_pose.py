@@ -1,0 +1,217 @@
+"""MediaPipe BlazePose as a 2D backend: real pretrained weights for real people out of the box (single person).
+
+The weights come from a registry package: the ``mediapipe==0.10.21`` wheel (the newest that ships the pose models)
+holds ``pose_detection.tflite`` and ``pose_landmark_{lite,full,heavy}.tflite``. :func:`setup_mediapipe` extracts
+them, adds the input-normalisation metadata the Tasks API needs, and bundles them into a ``.task`` file in the user
+cache directory; the Tasks API of ``mediapipe>=0.10.31`` (numpy 2, no OpenCV dependency; the ``mediapipe`` extra)
+runs it. ``ppt-mocap setup mediapipe`` does this once.
+
+Output: the 17 COCO keypoints taken from BlazePose's 33 landmarks, in original pixels, with the landmark visibility
+as confidence. Each camera has its own landmarker in video mode (tracking between frames).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import types
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.capture.frame import FrameSet
+from core.estimators.base import Estimator, Poses2D, Stopwatch, check_frame_set
+from core.geometry import CameraRig, get_skeleton
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_WHEEL = "mediapipe==0.10.21"
+VARIANTS = ("lite", "full", "heavy")
+#: BlazePose landmark index of each COCO-17 keypoint.
+BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder of ppt-mocap (``$XDG_CACHE_HOME``, ``~/Library/Caches``, ``%LOCALAPPDATA%``)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "ppt-mocap"
+
+
+def bundle_path(variant: str = "full", root: Path | None = None) -> Path:
+    return (root or cache_dir()) / "mediapipe" / f"pose_landmarker_{variant}.task"
+
+
+def _metadata_writer():
+    """mediapipe's pure-Python metadata writer. The 0.10.31 wheel lacks the compiled helper that only computes the
+    minimum metadata-parser version, so a stand-in answers "1.0.0" (our metadata uses no newer fields)."""
+    name = "mediapipe.tasks.cc.metadata.python._pywrap_metadata_version"
+    if name not in sys.modules:
+        try:
+            __import__(name)
+        except ImportError:
+            stub = types.ModuleType(name)
+            stub.GetMinimumMetadataParserVersion = lambda *args: "1.0.0"
+            for parent in ("mediapipe.tasks.cc", "mediapipe.tasks.cc.metadata", "mediapipe.tasks.cc.metadata.python"):
+                sys.modules.setdefault(parent, types.ModuleType(parent))
+            sys.modules[name] = stub
+            sys.modules["mediapipe.tasks.cc.metadata.python"]._pywrap_metadata_version = stub
+    from mediapipe.tasks.python.metadata.metadata_writers import (metadata_writer, model_asset_bundle_utils,
+                                                                  writer_utils)
+
+    return metadata_writer, model_asset_bundle_utils, writer_utils
+
+
+def _with_normalization(model: bytes, mean: float, std: float, name: str) -> bytes:
+    metadata_writer, _, writer_utils = _metadata_writer()
+    buf = bytearray(model)
+    writer = metadata_writer.MetadataWriter.create(buf).add_general_info(name, "BlazePose (MediaPipe)")
+    writer.add_image_input([mean], [std])
+    for _ in writer_utils.get_output_tensor_types(buf):
+        writer.add_feature_output()
+    return bytes(writer.populate()[0])
+
+
+def setup_mediapipe(variant: str = "full", wheel: Path | None = None, root: Path | None = None,
+                    force: bool = False) -> Path:
+    """Create the BlazePose ``.task`` bundle in the cache (once) and return its path.
+
+    Args:
+        variant: landmark model ``lite``, ``full`` or ``heavy``.
+        wheel: a local ``mediapipe-0.10.21-*.whl``; by default pip downloads it (no install) from the registry.
+        root: cache root (default :func:`cache_dir`).
+        force: rebuild even if the bundle exists.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"MediaPipe pose variant must be one of {VARIANTS}, got {variant!r}")
+    out = bundle_path(variant, root)
+    if out.exists() and not force:
+        return out
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("the MediaPipe backend needs the optional extra: pip install 'ppt-mocap[mediapipe]'") from exc
+    with tempfile.TemporaryDirectory() as tmp:
+        if wheel is None:
+            log.info("downloading %s (weights only, not installed)", WEIGHTS_WHEEL)
+            base = [sys.executable, "-m", "pip", "download", WEIGHTS_WHEEL, "--no-deps", "--only-binary=:all:",
+                    "-d", tmp, "-q"]
+            # The .tflite files are the same in every platform's wheel: fall back to a Linux/3.11 one when this
+            # interpreter has no 0.10.21 wheel.
+            for extra in ([], ["--python-version", "3.11", "--platform", "manylinux_2_28_x86_64"]):
+                done = subprocess.run(base + extra, capture_output=True, text=True)
+                wheels = sorted(Path(tmp).glob("mediapipe-*.whl"))
+                if wheels:
+                    break
+            if done.returncode != 0 or not wheels:
+                raise RuntimeError(f"could not download {WEIGHTS_WHEEL} with pip: {done.stderr.strip()[-400:]}")
+            wheel = wheels[0]
+        wheel = Path(wheel)
+        if not wheel.is_file():
+            raise FileNotFoundError(f"MediaPipe wheel not found: {wheel}")
+        members = {"detector": "mediapipe/modules/pose_detection/pose_detection.tflite",
+                   "landmarks": f"mediapipe/modules/pose_landmark/pose_landmark_{variant}.tflite"}
+        with zipfile.ZipFile(wheel) as z:
+            names = set(z.namelist())
+            missing = [m for m in members.values() if m not in names]
+            if missing:
+                raise ValueError(f"{wheel.name} does not contain {missing}; use {WEIGHTS_WHEEL}")
+            detector = z.read(members["detector"])
+            landmarks = z.read(members["landmarks"])
+    _, bundle_utils, _ = _metadata_writer()
+    # BlazePose inputs: detector RGB in [-1, 1], landmark model RGB in [0, 1].
+    models = {"pose_detector.tflite": _with_normalization(detector, 127.5, 127.5, "pose_detector"),
+              "pose_landmarks_detector.tflite": _with_normalization(landmarks, 0.0, 255.0, "pose_landmarks_detector")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_suffix(".task.tmp")
+    bundle_utils.create_model_asset_bundle(models, str(tmp_out))
+    tmp_out.replace(out)
+    log.info("MediaPipe pose bundle written to %s", out)
+    return out
+
+
+class MediaPipeEstimator(Estimator):
+    """BlazePose per view (video mode, one landmarker per camera) -> COCO-17 keypoints.
+
+    Args:
+        model_path: a ``.task`` bundle (default: the cached one from :func:`setup_mediapipe`).
+        variant: ``lite``, ``full`` or ``heavy`` (which cached bundle to use).
+        min_detection_confidence: person detection threshold.
+    """
+
+    name = "mediapipe"
+
+    def __init__(self, model_path=None, variant: str = "full", min_detection_confidence: float = 0.5) -> None:
+        try:
+            import mediapipe as mp
+            from mediapipe.tasks.python import BaseOptions, vision
+        except ImportError as exc:
+            raise ImportError("the MediaPipe backend needs the optional extra: pip install 'ppt-mocap[mediapipe]', "
+                              "then `ppt-mocap setup mediapipe`") from exc
+        path = Path(model_path) if model_path else bundle_path(variant)
+        if not path.exists():
+            raise FileNotFoundError(f"MediaPipe pose model not found at {path}; run `ppt-mocap setup mediapipe` once")
+        self._mp, self._vision, self._base = mp, vision, BaseOptions
+        self.model_path = path
+        self.min_detection_confidence = min_detection_confidence
+        self.skeleton = get_skeleton("coco17")
+        self.description = f"MediaPipe BlazePose ({path.name}), COCO-17 from 33 landmarks"
+        self._landmarkers: dict = {}
+        self._last_ms: dict[str, int] = {}
+        atexit.register(self.close)  # close the native landmarkers before the interpreter tears down
+
+    def settings(self) -> dict:
+        return {"backend": self.name, "model": str(self.model_path), "description": self.description}
+
+    def _landmarker(self, camera: str):
+        lm = self._landmarkers.get(camera)
+        if lm is None:
+            opts = self._vision.PoseLandmarkerOptions(
+                base_options=self._base(model_asset_path=str(self.model_path)),
+                running_mode=self._vision.RunningMode.VIDEO, num_poses=1,
+                min_pose_detection_confidence=self.min_detection_confidence)
+            lm = self._vision.PoseLandmarker.create_from_options(opts)
+            self._landmarkers[camera] = lm
+        return lm
+
+    def estimate(self, frame_set: FrameSet, rig: CameraRig) -> Poses2D:
+        check_frame_set(frame_set, rig)
+        C, J = len(rig), self.skeleton.num_joints
+        kp = np.full((C, J, 2), np.nan)
+        conf = np.zeros((C, J))
+        sw = Stopwatch()
+        with sw("forward"):
+            for c, cam in enumerate(rig.names):
+                frame = frame_set.frames.get(cam)
+                if frame is None:
+                    continue
+                image = frame.image if frame.image.ndim == 3 else cv2.cvtColor(frame.image, cv2.COLOR_GRAY2BGR)
+                h, w = image.shape[:2]
+                rgb = np.ascontiguousarray(image[..., ::-1])
+                # Video mode needs increasing timestamps per landmarker.
+                t_ms = max(int(frame.t_capture_ns // 1_000_000), self._last_ms.get(cam, -1) + 1)
+                self._last_ms[cam] = t_ms
+                res = self._landmarker(cam).detect_for_video(
+                    self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb), t_ms)
+                if not res.pose_landmarks:
+                    continue
+                lms = res.pose_landmarks[0]
+                pts = np.array([(lms[i].x * w, lms[i].y * h, lms[i].visibility or 0.0) for i in BLAZEPOSE_TO_COCO])
+                kp[c] = pts[:, :2]
+                conf[c] = np.clip(pts[:, 2], 0.0, 1.0)
+        return Poses2D(rig.names, kp, conf, self.skeleton, timings=sw.timings, frame_index=frame_set.index)
+
+    def close(self) -> None:
+        for lm in self._landmarkers.values():
+            lm.close()
+        self._landmarkers.clear()
