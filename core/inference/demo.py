@@ -78,7 +78,7 @@ def load_demo_estimator(path=None, **estimator_options):
     from core.inference.estimator import PoseEstimator2D
 
     path = Path(path) if path is not None else DEMO_WEIGHTS
-    if not path.exists():
+    if not path.exists() and path.resolve() == DEMO_WEIGHTS:
         raise FileNotFoundError(
             f"demo weights not found: {path}. They ship with the repository (assets/weights/, Git LFS is not "
             "used); restore the file with `git checkout -- assets/weights`, train them with "

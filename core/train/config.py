@@ -14,6 +14,7 @@
     lr = 1e-3
     epochs = 20
     milestones = [10, 15]           # MultiStepLR, x gamma
+    milestone_unit = "epoch"        # or "minute": decay after that many minutes of training (summed over resumes)
     gamma = 0.1
     batch_size = 8
 
@@ -66,6 +67,7 @@ class OptimSection:
     gamma: float = 0.1
     batch_size: int = 8
     iterations_per_epoch: int = 0  # 0: one pass over the training set
+    milestone_unit: str = "epoch"  # "epoch" (MultiStepLR) or "minute": decay after that much training time
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ class ExperimentConfig:
             raise ValueError(f"{source}: [keep_ratio] final must be in (0, 1], got {self.keep_ratio.final}")
         if self.optim.epochs < 1 or self.optim.batch_size < 1 or self.optim.lr <= 0:
             raise ValueError(f"{source}: [optim] needs epochs >= 1, batch_size >= 1, lr > 0")
+        if self.optim.milestone_unit not in ("epoch", "minute"):
+            raise ValueError(f"{source}: [optim] milestone_unit must be 'epoch' or 'minute', "
+                             f"got {self.optim.milestone_unit!r}")
         if self.data.order not in ("shuffle", "stream"):
             raise ValueError(f"{source}: [data] order must be 'shuffle' or 'stream', got {self.data.order!r}")
         for name, value in (("keep_ratio.full_fraction", self.keep_ratio.full_fraction),

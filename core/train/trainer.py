@@ -69,16 +69,16 @@ class StreamSampler(Sampler):
 
     def __init__(self, length: int, per_epoch: int, rank: int = 0, world: int = 1) -> None:
         self.length, self.per_epoch, self.rank, self.world = length, per_epoch, rank, world
-        self.epoch = 0
+        self.start = 0  # global position of this epoch's first index (the trainer advances and saves it)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        pass  # the position is set by the trainer (self.start), so a changed epoch size continues seamlessly
 
     def __len__(self) -> int:
         return self.per_epoch
 
     def __iter__(self):
-        start = self.epoch * self.per_epoch * self.world
+        start = self.start
         return iter([(start + k * self.world + self.rank) % self.length for k in range(self.per_epoch)])
 
 
@@ -132,6 +132,9 @@ class Trainer:
         self.use_amp = config.train.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.start_epoch = 0
+        self.elapsed_minutes = 0.0  # training time of earlier runs of this experiment (from the checkpoint)
+        self.stream_position = 0
+        self._val_batches = None
         self.best_val = math.inf
         if resume and (self.out / "last.pth").exists():
             self._load(self.out / "last.pth")
@@ -183,6 +186,8 @@ class Trainer:
         for epoch in range(self.start_epoch, cfg.optim.epochs):
             if self.sampler is not None:
                 self.sampler.set_epoch(epoch)
+            if isinstance(self.sampler, StreamSampler):
+                self.sampler.start = self.stream_position
             self.net.train()
             losses = []
             t0 = time.monotonic()
@@ -193,6 +198,8 @@ class Trainer:
                     break
                 ratio = keep_ratio_at(epoch, i, iters, cfg.keep_ratio.schedule, cfg.keep_ratio.final,
                                       cfg.keep_ratio.warmup_epochs, cfg.keep_ratio.anneal_epochs)
+                if cfg.optim.milestone_unit == "minute":
+                    self._set_time_lr(self.elapsed_minutes + (time.monotonic() - started) / 60)
                 ratio, fuse = self.step_mode(epoch, i, ratio)
                 loss = self._forward_loss(batch, ratio, fuse)
                 if not torch.isfinite(loss):
@@ -210,7 +217,10 @@ class Trainer:
                     writer.add_scalar("train/keep_ratio", ratio, step)
                     writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], step)
             bar.close()
-            self.scheduler.step()
+            if cfg.optim.milestone_unit == "epoch":
+                self.scheduler.step()
+            if isinstance(self.sampler, StreamSampler):
+                self.stream_position += self.sampler.per_epoch * self.world_size
             seconds = time.monotonic() - t0
             samples = len(losses) * cfg.optim.batch_size * self.world_size
             metrics = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": self.optimizer.param_groups[0]["lr"],
@@ -228,7 +238,7 @@ class Trainer:
             out_of_time = cfg.train.max_minutes and (time.monotonic() - started) / 60 >= cfg.train.max_minutes
             if self.is_main and ((epoch + 1) % max(1, cfg.train.checkpoint_every) == 0
                                  or epoch + 1 == cfg.optim.epochs or out_of_time):
-                self._save(epoch + 1, metrics)
+                self._save(epoch + 1, metrics, self.elapsed_minutes + (time.monotonic() - started) / 60)
             if out_of_time:
                 log.info("stopping after %.1f minutes (max_minutes); resume continues from epoch %d",
                          cfg.train.max_minutes, epoch + 2)
@@ -239,13 +249,23 @@ class Trainer:
             dist.barrier()
         return metrics
 
+    def _set_time_lr(self, minutes: float) -> None:
+        """``milestone_unit = "minute"``: lr x gamma for every milestone (minutes of training) already passed."""
+        cfg = self.config.optim
+        lr = cfg.lr * cfg.gamma ** sum(minutes >= m for m in cfg.milestones)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     @torch.inference_mode()
     def validate(self) -> float:
-        """Mean loss over the validation set at the schedule's final keep ratio."""
+        """Mean loss over the validation set at the schedule's final keep ratio (batches kept in memory after
+        the first pass, so on-the-fly datasets are generated once)."""
         self.net.eval()
-        loader = DataLoader(self.val_set, batch_size=self.config.optim.batch_size, shuffle=False)
+        if self._val_batches is None:
+            loader = DataLoader(self.val_set, batch_size=self.config.optim.batch_size, shuffle=False)
+            self._val_batches = list(loader) if len(self.val_set) <= 512 else loader
         total, count = 0.0, 0
-        for batch in loader:
+        for batch in self._val_batches:
             total += self._forward_loss(batch, self.config.keep_ratio.final).item() * len(batch["image"])
             count += len(batch["image"])
         return total / max(count, 1)
@@ -270,8 +290,10 @@ class Trainer:
                 writer.writeheader()
             writer.writerow(metrics)
 
-    def _save(self, epoch: int, metrics: dict) -> None:
+    def _save(self, epoch: int, metrics: dict, elapsed_minutes: float = 0.0) -> None:
         state = {
+            "elapsed_minutes": elapsed_minutes,
+            "stream_position": self.stream_position,
             "state_dict": self.model.state_dict(),
             "preset": self.config.model.preset,
             "model_config": asdict(self.model_config),
@@ -300,5 +322,9 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.start_epoch = int(state["epoch"])
+        last = state.get("metrics", {})  # checkpoints written before these fields: estimate from the last epoch
+        self.elapsed_minutes = float(state.get("elapsed_minutes", self.start_epoch * last.get("seconds", 0.0) / 60))
+        self.stream_position = int(state.get("stream_position", self.start_epoch * round(
+            last.get("samples_per_s", 0.0) * last.get("seconds", 0.0))))
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed from %s at epoch %d", path, self.start_epoch)
