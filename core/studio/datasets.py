@@ -12,8 +12,9 @@
 
 Each sample gets a random person (height, build, skin, clothes), a random moment of a random motion
 (``mix`` by default), a random room with props and light, and random cameras with realistic lenses. To keep
-generation fast, ``reuse`` consecutive samples share a room and cameras (their backdrops are baked once);
-the person and the moment change every sample. Input sizes are configurable (a demo model may be smaller).
+generation fast, ``reuse`` consecutive samples share a room and cameras (their backdrops are baked once),
+lenses come from a pool of 12 per dataset (pixel rays are cached per lens), and the person and the moment
+change every sample. Input sizes are configurable (a demo model may be smaller).
 
 Registered with the trainer as ``studio-single`` and ``studio-multi`` (:mod:`core.train.datasets`).
 """
@@ -46,14 +47,25 @@ log = logging.getLogger(__name__)
 UPPER_BODY_COCO = np.arange(11)  # nose .. wrists
 
 
+def lens_pool(seed: int, size: tuple[int, int], count: int = 12) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` random realistic lenses (K, dist) for images of ``size``: 48-80 degrees wide, mild distortion."""
+    rng = np.random.default_rng([seed, 3])
+    return [realistic_intrinsics(size, rng, hfov_deg=rng.uniform(48, 80)) for _ in range(count)]
+
+
 def random_camera(rng: np.random.Generator, target: np.ndarray, size: tuple[int, int], name: str = "cam",
-                  distance=(2.5, 6.0), height=(0.4, 2.8), azimuth: float | None = None) -> Camera:
-    """A camera at a random place looking at ``target`` (3,) world metres, with a random realistic lens."""
+                  distance=(2.5, 6.0), height=(0.4, 2.8), azimuth: float | None = None,
+                  lenses: list | None = None) -> Camera:
+    """A camera at a random place looking at ``target`` (3,) world metres, with a random realistic lens
+    (drawn from ``lenses`` when given: cameras sharing a lens share their cached pixel rays)."""
     az = rng.uniform(0, 2 * np.pi) if azimuth is None else azimuth
     d = rng.uniform(*distance)
     pos = np.array([target[0] + d * np.cos(az), target[1] + d * np.sin(az), rng.uniform(*height)])
     aim = np.asarray(target, dtype=np.float64) + rng.normal(0, 0.15, 3)
-    K, dist = realistic_intrinsics(size, rng, hfov_deg=rng.uniform(48, 80))
+    if lenses:
+        K, dist = lenses[int(rng.integers(len(lenses)))]
+    else:
+        K, dist = realistic_intrinsics(size, rng, hfov_deg=rng.uniform(48, 80))
     cam = Camera.look_at(name, size, K, pos, aim, dist=dist)
     roll = rng.normal(0, np.radians(3))  # cameras are rarely mounted perfectly level
     c, s = np.cos(roll), np.sin(roll)
@@ -87,6 +99,9 @@ class _StudioSamples(Dataset):
         self.motion = motion
         self.people = people
         self.backdrop_downscale = backdrop_downscale
+        self.lenses = lens_pool(self.seed, self.render_size)
+        self.rooms = 6  # textured rooms per dataset, generated once each (the props, light and cameras vary)
+        self._room_cache: dict[tuple, object] = {}
         self._stage_key: int | None = None
         self._stage: _Stage | None = None
 
@@ -96,6 +111,22 @@ class _StudioSamples(Dataset):
     def _cameras(self, rng: np.random.Generator, target: np.ndarray) -> list[Camera]:
         raise NotImplementedError
 
+    def _room(self, k: int, spread: float, top: float):
+        """Room ``k`` of the dataset's pool, large enough for cameras ``spread`` m out and ``top`` m high.
+
+        Rooms are cached by (k, size class), so a sample's room does not depend on which samples came before.
+        """
+        half = max(7.0, float(np.ceil(spread + 1.0)))
+        height = max(3.3, float(np.ceil((top + 0.4) * 5) / 5))
+        key = (k, half, height)
+        room = self._room_cache.get(key)
+        if room is None:
+            room = random_room(np.random.default_rng([self.seed, 4, k]), min_half=half, min_height=height)
+            if len(self._room_cache) >= 2 * self.rooms:
+                self._room_cache.pop(next(iter(self._room_cache)))
+            self._room_cache[key] = room
+        return room
+
     def stage(self, group: int) -> _Stage:
         """The room, props, light and baked cameras of sample group ``group`` (cached)."""
         if self._stage_key == group and self._stage is not None:
@@ -104,7 +135,8 @@ class _StudioSamples(Dataset):
         target = np.array([0.0, 0.0, rng.uniform(0.7, 1.1)])
         cams = self._cameras(rng, target)
         spread = max(float(np.linalg.norm(c.center[:2])) for c in cams)
-        room = random_room(rng, min_half=spread + 1.0, min_height=max(2.8, max(c.center[2] for c in cams) + 0.4))
+        top = max(c.center[2] for c in cams)
+        room = self._room(int(rng.integers(self.rooms)), spread, top)
         props = random_props(rng, int(rng.integers(0, 4)), 1.3, 2.4)
         scene = Scene([], room, props, random_lighting(rng, changes=False), seed=group)
         renderers = []
@@ -185,7 +217,7 @@ class StudioSingleView(_StudioSamples):
         self.joint_index = joint_indices(COCO17)
 
     def _cameras(self, rng, target):
-        return [random_camera(rng, target, self.render_size)]
+        return [random_camera(rng, target, self.render_size, lenses=self.lenses)]
 
     def sample(self, index: int) -> dict:
         """Sample ``index`` as numpy: crop (H, W, 3) uint8 BGR, joints in crop px, heatmaps, weights, affine."""
@@ -298,7 +330,7 @@ class StudioMultiView(_StudioSamples):
         base = rng.uniform(0, 2 * np.pi)
         return [random_camera(rng, target, self.render_size, name=f"cam{v + 1:02d}",
                               azimuth=base + 2 * np.pi * v / self.views + rng.normal(0, 0.25),
-                              distance=(3.0, 5.5), height=(0.8, 2.8)) for v in range(self.views)]
+                              distance=(3.0, 5.5), height=(0.8, 2.8), lenses=self.lenses) for v in range(self.views)]
 
     def sample(self, index: int) -> dict:
         """Sample ``index`` as numpy arrays (crops uint8 BGR (V, H, W, 3), targets, rays, cameras, truth)."""

@@ -17,6 +17,7 @@ in metres; ``labels`` hold the primitive index (-1 = backdrop).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import cv2
@@ -143,8 +144,67 @@ def _pattern_weight(pattern: int, q: np.ndarray, period: np.ndarray, waves: np.n
     return np.zeros(len(q), dtype=np.float32)
 
 
+@dataclass(frozen=True, eq=False)
+class _PixelRays:
+    """Unit viewing rays of every pixel centre in the camera frame (float32 planes) and their ideal coordinates."""
+
+    ux: np.ndarray
+    uy: np.ndarray
+    uz: np.ndarray
+    normalized: np.ndarray
+    xn_range: tuple[float, float]
+    yn_range: tuple[float, float]
+
+
+_RAY_CACHE: "OrderedDict[tuple, _PixelRays]" = OrderedDict()
+_RAY_CACHE_SIZE = 12
+
+
+def _pixel_rays(camera: Camera) -> _PixelRays:
+    """Rays of ``camera``'s pixels; they depend on the intrinsics only, so cameras sharing a lens share them."""
+    key = (camera.size, camera.distortion_model, camera.K.tobytes(), camera.dist.tobytes())
+    hit = _RAY_CACHE.get(key)
+    if hit is not None:
+        _RAY_CACHE.move_to_end(key)
+        return hit
+    W, H = camera.size
+    u, v = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
+    pixels = np.stack([u, v], axis=-1)
+    xd = camera.pixels_to_normalized_distorted(pixels)
+    if camera.distortion_model == "fisheye" or not np.any(camera.dist):
+        xy = camera.undistort_normalized(pixels)
+    else:
+        # Fixed-point iteration x <- x - (distort(x) - x_d), stopped once converged (usually 4-10 steps).
+        xy = xd.copy()
+        for _ in range(40):
+            with np.errstate(invalid="ignore", over="ignore"):
+                step = camera.distort(xy) - xd
+            xy -= step
+            if not np.nanmax(np.abs(step)) > 1e-12:
+                break
+    # Pixels whose undistortion did not converge (outside a lens model's valid range) see nothing.
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~np.isfinite(xy).all(axis=-1) | (np.abs(camera.distort(xy) - xd).max(axis=-1) > 1e-3)
+    xy[bad] = 0.0
+    norm = np.sqrt(xy[..., 0] ** 2 + xy[..., 1] ** 2 + 1.0)
+    ux = (xy[..., 0] / norm).astype(np.float32)
+    uy = (xy[..., 1] / norm).astype(np.float32)
+    uz = (1.0 / norm).astype(np.float32)
+    for plane in (ux, uy, uz):  # a zero ray never hits anything in front of the camera
+        plane[bad] = 0.0
+    good = xy[~bad]
+    rays = _PixelRays(ux, uy, uz, xy.astype(np.float32), (float(good[:, 0].min()), float(good[:, 0].max())),
+                      (float(good[:, 1].min()), float(good[:, 1].max())))
+    for a in (ux, uy, uz, rays.normalized):
+        a.setflags(write=False)
+    _RAY_CACHE[key] = rays
+    while len(_RAY_CACHE) > _RAY_CACHE_SIZE:
+        _RAY_CACHE.popitem(last=False)
+    return rays
+
+
 class CameraRenderer:
-    """Renders primitives as seen by one camera (rays cached at construction).
+    """Renders primitives as seen by one camera (pixel rays cached per lens).
 
     Args:
         camera: the camera (any lens model of :class:`core.geometry.Camera`).
@@ -155,23 +215,10 @@ class CameraRenderer:
         self.camera = camera
         W, H = camera.size
         self.width, self.height = W, H
-        u, v = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
-        xy = camera.undistort_normalized(np.stack([u, v], axis=-1))  # (H, W, 2) ideal normalised coords
-        # Pixels whose undistortion did not converge (outside a lens model's valid range) see nothing.
-        bad = ~np.isfinite(xy).all(axis=-1) | (np.abs(camera.distort(xy) - camera.pixels_to_normalized_distorted(
-            np.stack([u, v], axis=-1))).max(axis=-1) > 1e-3)
-        xy[bad] = 0.0
-        norm = np.sqrt(xy[..., 0] ** 2 + xy[..., 1] ** 2 + 1.0)
-        self.ux = (xy[..., 0] / norm).astype(np.float32)
-        self.uy = (xy[..., 1] / norm).astype(np.float32)
-        self.uz = (1.0 / norm).astype(np.float32)
-        self.uz[bad] = 0.0  # a zero ray never hits anything in front of the camera
-        self.ux[bad] = 0.0
-        self.uy[bad] = 0.0
-        self.normalized = xy.astype(np.float32)  # (H, W, 2), for visibility checks
-        good = xy[~bad]
-        self.xn_range = (float(good[:, 0].min()), float(good[:, 0].max()))
-        self.yn_range = (float(good[:, 1].min()), float(good[:, 1].max()))
+        rays = _pixel_rays(camera)
+        self.ux, self.uy, self.uz = rays.ux, rays.uy, rays.uz
+        self.normalized = rays.normalized  # (H, W, 2) ideal normalised coordinates, for visibility checks
+        self.xn_range, self.yn_range = rays.xn_range, rays.yn_range
         self.backdrop = backdrop if backdrop is not None else plain_backdrop(camera.size)
         self._lut_key: tuple | None = None
         self._relit: np.ndarray | None = None

@@ -77,3 +77,12 @@ def test_bad_input():
         StudioMultiView(4, rig="ring5")
     with pytest.raises(IndexError):
         StudioSingleView(2, render_size=(64, 48)).sample(5)
+
+
+def test_samples_do_not_depend_on_access_order():
+    a = StudioSingleView(12, image_size=(64, 48), seed=7, render_size=(160, 120))
+    b = StudioSingleView(12, image_size=(64, 48), seed=7, render_size=(160, 120))
+    for i in (0, 3, 9):
+        b.sample(i)
+    np.testing.assert_array_equal(a.sample(5)["crop"], b.sample(5)["crop"])
+    np.testing.assert_array_equal(a.sample(5)["heatmap"], b.sample(5)["heatmap"])
