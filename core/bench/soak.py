@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--max-growth-mb", type=float, default=50.0)
+    parser.add_argument("--recording-only", action="store_true",
+                        help="instead: record 4 cameras (pre-rendered studio frames, 640x480 at --fps) for the run "
+                        "length with a no-op 2D backend and count frames lost to the writer")
 
 
 def rss_mb() -> float:
@@ -59,7 +62,55 @@ def rss_mb() -> float:
         return float("nan")
 
 
+def recording_run(seconds: float, fps: float, folder: Path | None = None, cameras: int = 4) -> dict:
+    """Record ``cameras`` x 640x480 at ``fps`` for ``seconds`` through the pipeline; frames in vs frames written."""
+    import shutil
+    import tempfile
+
+    from core.bench.pipeline import prerendered_sources
+    from core.estimators.base import Estimator, Poses2D
+    from core.geometry import get_skeleton
+    from core.pipeline import Pipeline, PipelineSettings
+
+    class NullEstimator(Estimator):
+        name = "none"
+        skeleton = get_skeleton("coco17")
+
+        def estimate(self, frame_set, rig):
+            return Poses2D.empty(rig.names, self.skeleton, frame_set.index)
+
+    preset = {2: "stereo2", 4: "ring4", 8: "ring8"}[cameras]
+    sources, rig, _ = prerendered_sources(preset, fps, frames=10)
+    tmp = None
+    if folder is None:
+        tmp = tempfile.mkdtemp(prefix="ppt-rec-")
+        folder = Path(tmp) / "session"
+    pipeline = Pipeline(sources, rig, NullEstimator(), PipelineSettings(filter=None))
+    try:
+        with pipeline:
+            recorder = pipeline.start_recording(folder)
+            time.sleep(seconds)
+            captured = {n: c["frames"] for n, c in pipeline.capture_stats().items()}
+            pipeline.stop_recording()
+        stats = recorder.stats()
+        size_mb = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    expected = cameras * fps * seconds
+    return {"cameras": cameras, "fps": fps, "seconds": seconds, "frames_expected": expected,
+            "frames_captured": int(sum(captured.values())), "frames_received_by_recorder": stats["frames_received"],
+            "frames_written": stats["frames_written"], "frames_dropped_by_writer": stats["frames_dropped_by_writer"],
+            "frames_not_grouped": stats["frames_not_grouped"], "sets_written": stats["sets_written"],
+            "session_mb": size_mb, "error": stats["error"],
+            "ok_no_frame_lost_to_writer": stats["frames_dropped_by_writer"] == 0
+            and stats["frames_written"] == stats["frames_received"]}
+
+
 def run(args: argparse.Namespace) -> dict:
+    if args.recording_only:
+        duration = args.seconds if args.seconds is not None else args.minutes * 60.0
+        return recording_run(duration, args.fps, args.record)
     from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
     from core.pipeline import Pipeline, PipelineSettings
     from core.streaming.osc import OSCStreamer

@@ -21,3 +21,10 @@ def test_bench_pipeline_smoke(capsys):
     assert r["model_only_sets_per_s"] > 0 and r["pipeline_sets_per_s"] > 0
     assert r["glass_to_skeleton_ms_p50"] > 0 and r["errors"] == []
     assert "random init" in r["weights"] or r["weights"].endswith((".pt", ".pth", ".safetensors"))
+
+
+def test_recording_four_cameras_loses_no_frame_to_the_writer(capsys):
+    assert main(["bench", "soak", "--recording-only", "--seconds", "4", "--fps", "30", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["ok_no_frame_lost_to_writer"] and r["frames_written"] > 0 and r["error"] is None
+    assert r["frames_not_grouped"] == 0
