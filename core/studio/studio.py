@@ -190,21 +190,21 @@ class Studio:
         P, J, C = scene.num_people, len(STUDIO_JOINTS), len(self.rig)
         uniq = np.unique(np.append(times, t_nominal))
         poses_at = {float(t): scene.poses(np.array([t])) for t in uniq}
+        prims_at = {t: scene.primitives(p) for t, p in poses_at.items()}
+        shadows_at = {t: scene.shadows(p) if scene.room else None for t, p in poses_at.items()}
         joints_3d = np.stack([p.joints[0] for p in poses_at[float(t_nominal)]]) if P else np.zeros((0, J, 3))
         joints_2d = np.full((C, P, J, 2), np.nan)
         visible = np.zeros((C, P, J), dtype=bool)
         boxes = np.full((C, P, 4), np.nan)
         images, renders = {}, {}
-        rng = self._frame_rng(index)
-        rng.random(2 * C)  # consumed by capture_times
         owners = np.arange(P)
         for c, (cam, renderer) in enumerate(zip(self.rig, self.renderers)):
-            poses = poses_at[float(times[c])]
-            prims = scene.primitives(poses)
-            lighting = scene.lighting.at(float(times[c]))
-            noise_rng = np.random.default_rng([self.seed, 11, int(index), c])
-            result = renderer.render(prims, scene.materials, lighting, shadows=scene.shadows(poses) if scene.room else None,
-                                     blur=self.blur, noise_sigma=self.imperfections.noise_sigma, rng=noise_rng)
+            tc = float(times[c])
+            poses, prims = poses_at[tc], prims_at[tc]
+            lighting = scene.lighting.at(tc)
+            noise_rng = np.random.default_rng([self.seed, 11, int(index), c]) if self.imperfections.noise_sigma else None
+            result = renderer.render(prims, scene.materials, lighting, shadows=shadows_at[tc], blur=self.blur,
+                                     noise_sigma=self.imperfections.noise_sigma, rng=noise_rng)
             if P:
                 cam_joints = np.stack([p.joints[0] for p in poses])
                 joints_2d[c], visible[c] = joint_visibility(renderer, result, cam_joints, owners, scene.flesh, prims=prims)
