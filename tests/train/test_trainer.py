@@ -138,3 +138,42 @@ def test_distributed_two_processes_gloo(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "rank 0 world 2 epoch 3" in proc.stdout and "rank 1 world 2 epoch 3" in proc.stdout
     assert (tmp_path / "run" / "last.pth").exists()
+
+
+def test_stream_sampler_continues_across_epochs():
+    from core.train.trainer import StreamSampler
+
+    s = StreamSampler(length=10, per_epoch=4)
+    assert list(s) == [0, 1, 2, 3] and len(s) == 4
+    s.start = 8
+    assert list(s) == [8, 9, 0, 1]  # wraps around the dataset
+    r1 = StreamSampler(length=100, per_epoch=3, rank=1, world=2)
+    r1.start = 6
+    assert list(r1) == [7, 9, 11]
+
+
+def test_stream_order_minute_milestones_and_step_modes(tmp_path):
+    """order = "stream" saves its position; minute milestones decay by training time, across resumes."""
+    raw = {"model": {"preset": "ppt_s", "overrides": TINY},
+           "data": {"train": {"kind": "blobs", "length": 64}, "order": "stream"},
+           "optim": {"lr": 1e-3, "epochs": 1, "milestones": [0, 1000], "milestone_unit": "minute", "gamma": 0.5,
+                     "batch_size": 8, "iterations_per_epoch": 2},
+           "keep_ratio": {"full_fraction": 0.5},
+           "train": {"out": str(tmp_path / "run"), "threads": 1}}
+    trainer = Trainer(ExperimentConfig.from_dict(raw))
+    modes = [trainer.step_mode(0, i, 0.7) for i in range(200)]
+    assert modes == [trainer.step_mode(0, i, 0.7) for i in range(200)]  # reproducible (resume)
+    assert 60 < sum(r == 1.0 for r, _ in modes) < 140 and all(f for _, f in modes)  # single-view: always "fused"
+    metrics = trainer.fit()
+    assert metrics["lr"] == pytest.approx(5e-4)  # the 0-minute milestone passed, the 1000-minute one not
+    state = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
+    assert state["stream_position"] == 16 and state["elapsed_minutes"] > 0
+    raw["optim"]["epochs"] = 2
+    resumed = Trainer(ExperimentConfig.from_dict(raw))
+    assert resumed.stream_position == 16 and resumed.elapsed_minutes == pytest.approx(state["elapsed_minutes"])
+    resumed.fit()
+    assert torch.load(tmp_path / "run" / "last.pth", weights_only=True)["stream_position"] == 32
+    with pytest.raises(ValueError, match="milestone_unit"):
+        ExperimentConfig.from_dict({**raw, "optim": {"milestone_unit": "hour"}})
+    with pytest.raises(ValueError, match="order must be"):
+        ExperimentConfig.from_dict({**raw, "data": {"train": {"kind": "blobs"}, "order": "random"}})
