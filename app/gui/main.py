@@ -253,8 +253,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.banner.setText(f"⚠ {event.message}")
             self.banner.show()
         if event.camera and event.kind == "camera_lost":
+            self.views.lost.add(event.camera)
             self.views.set_camera_status(event.camera, "lost", message="camera lost")
         elif event.camera and event.kind in ("camera_back", "camera_opened"):
+            self.views.lost.discard(event.camera)
             self.views.set_camera_status(event.camera, "", message="")
         elif event.kind in ("camera_back",):
             self.clear_banner()
@@ -515,6 +517,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.save_settings()
         self.stop()
+        self.replay.shutdown()
         self.replay.close_session()
         if self.wizard is not None:
             self.wizard.close()
@@ -561,11 +564,14 @@ def run_headless(screenshot: Path | None, after: float, config: RunConfig | None
                  settings: QtCore.QSettings | None = None, token_stage: int | None | bool = None) -> dict:
     """Run the app for ``after`` seconds (live on ``config``, or replaying ``session``), save a picture of the whole
     window, close. With ``measure``: pipeline vs display rate over that many seconds after a warm-up."""
+    import tempfile
+
     application()
-    if settings is None:
-        settings = QtCore.QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "ppt-mocap-headless.ini"),
-                                    QtCore.QSettings.Format.IniFormat)
+    tmp = tempfile.TemporaryDirectory(prefix="ppt-mocap-gui-")
+    if settings is None:  # a fresh settings file: headless runs do not depend on (or change) the user's
+        settings = QtCore.QSettings(str(Path(tmp.name) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, config=config or RunConfig())
+    window.resize(1500, 900)
     window.show()
     window.set_token_stage(token_stage)
     out: dict = {}
@@ -594,4 +600,5 @@ def run_headless(screenshot: Path | None, after: float, config: RunConfig | None
         out["errors"] = list(window.errors)
     finally:
         window.close()
+        tmp.cleanup()
     return out

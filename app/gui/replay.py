@@ -178,6 +178,12 @@ class ReplayPanel(QtWidgets.QWidget):
         name = self.result_combo.currentText()
         return None if name in ("", "(none)") else name
 
+    def shutdown(self, timeout_s: float = 120.0) -> None:
+        """Wait for running work (re-processing, export) before the window goes away."""
+        if self.worker is not None and self.worker.isRunning():
+            self.window.show_info(f"waiting for {self.worker.job_name} to finish")
+            self.worker.wait(int(timeout_s * 1000))
+
     def close_session(self) -> None:
         self.pause()
         self._iter = None

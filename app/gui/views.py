@@ -83,6 +83,7 @@ class MocapViews(QtWidgets.QWidget):
         self.render_interval_s = render_interval_s
         self._last_render = 0.0
         self.frames_shown = 0
+        self.lost: set[str] = set()  # cameras reported lost (their view says so)
 
     # -- set-up ---------------------------------------------------------------------------------------
     def set_rig(self, rig) -> None:
@@ -94,6 +95,7 @@ class MocapViews(QtWidgets.QWidget):
                 view.deleteLater()
             self._placeholder.hide()
             self.cameras = {}
+            self.lost = set()
             cols = max(1, math.ceil(math.sqrt(len(names))))
             for i, name in enumerate(names):
                 view = CameraView(name)
@@ -126,7 +128,7 @@ class MocapViews(QtWidgets.QWidget):
         for c, (name, view) in enumerate(self.cameras.items()):
             frame = frame_set.frames.get(name) if frame_set is not None else None
             view.set_frame(frame.image if frame is not None else None)
-            view.set_message("" if frame is not None else "no frame")
+            view.set_message("" if frame is not None else "camera lost" if name in self.lost else "no frame")
             if keypoints is not None and frame is not None:
                 view.set_pose(keypoints[c], None if confidence is None else confidence[c], bones)
             else:

@@ -32,4 +32,7 @@ def make_window(qtbot, settings):
 
 
 def wait_for(qtbot, condition, timeout_s: float = 30.0) -> None:
-    qtbot.waitUntil(condition, timeout=int(timeout_s * 1000))
+    def check():
+        assert condition()
+
+    qtbot.waitUntil(check, timeout=int(timeout_s * 1000))
