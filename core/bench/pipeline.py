@@ -25,13 +25,11 @@ log = logging.getLogger(__name__)
 NAME = "pipeline"
 HELP = "live pipeline (4 studio cameras, 640x480) vs the model alone: sets/s, ratio, glass-to-skeleton latency"
 
-DEMO_WEIGHTS = Path(__file__).resolve().parents[2] / "assets"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="multiview_ppt_s", help="model preset (default multiview_ppt_s)")
-    parser.add_argument("--weights", type=Path, default=None, help="weights file (default: demo weights if shipped, "
-                        "else random init)")
+    parser.add_argument("--preset", default="demo", help="'demo' (the demo model: its weights when shipped, else "
+                        "its architecture randomly initialised) or a preset name (multiview_ppt_s, ...)")
+    parser.add_argument("--weights", type=Path, default=None, help="weights file for a preset (default random init)")
     parser.add_argument("--cameras", type=int, default=4, choices=(2, 4, 8), help="studio cameras (ring preset)")
     parser.add_argument("--fps", type=float, default=30.0, help="camera frame rate")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each timed pipeline run")
@@ -40,12 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=30, help="studio frame sets rendered up front and looped")
 
 
-def _find_demo_weights() -> Path | None:
-    for pattern in ("*demo*.pt", "*demo*.pth", "*demo*.safetensors"):
-        hits = sorted(DEMO_WEIGHTS.rglob(pattern)) if DEMO_WEIGHTS.is_dir() else []
-        if hits:
-            return hits[0]
-    return None
+def make_estimator(preset: str, weights: Path | None, threads: int):
+    """The demo model (``preset="demo"``) or a preset with optional weights."""
+    if preset == "demo":
+        from core.estimators.demo import create_demo_estimator
+
+        return create_demo_estimator(weights, num_threads=threads)
+    from core.estimators.ppt import PPTEstimator
+
+    return PPTEstimator(preset, weights=weights, num_threads=threads)
 
 
 def prerendered_sources(preset: str, fps: float, frames: int, seed: int = 0):
@@ -101,12 +102,9 @@ def run(args: argparse.Namespace) -> dict:
 
     import torch
 
-    from core.estimators.ppt import PPTEstimator
-
     preset = {2: "stereo2", 4: "ring4", 8: "ring8"}[args.cameras]
-    weights = args.weights or _find_demo_weights()
     sources, rig, sets = prerendered_sources(preset, args.fps, args.frames)
-    estimator = PPTEstimator(args.preset, weights=weights, num_threads=args.torch_threads)
+    estimator = make_estimator(args.preset, args.weights, args.torch_threads)
     model_rates, pipe_runs = [], []
     for _ in range(args.rounds):
         model_rates.append(model_only(estimator, sets[0], rig, seconds=max(5.0, args.seconds / 3))["sets_per_s"])
@@ -116,8 +114,8 @@ def run(args: argparse.Namespace) -> dict:
     pipe = float(np.median([r["sets_per_s"] for r in pipe_runs]))
     last = pipe_runs[-1]
     return {
-        "cameras": args.cameras, "image": "640x480", "camera_fps": args.fps, "model": args.preset,
-        "weights": str(weights) if weights else "random init (no demo weights yet)",
+        "cameras": args.cameras, "image": "640x480", "camera_fps": args.fps, "model": estimator.preset,
+        "weights": estimator.description,
         "torch_threads": torch.get_num_threads(), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
         "model_only_sets_per_s": model, "pipeline_sets_per_s": pipe,
         "pipeline_over_model": pipe / model if model else float("nan"),

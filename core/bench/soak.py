@@ -32,7 +32,8 @@ HELP = "long live run on the studio rig: memory, queues, errors, a camera lost a
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="run length in minutes (default 10)")
     parser.add_argument("--seconds", type=float, default=None, help="run length in seconds (overrides --minutes)")
-    parser.add_argument("--backend", choices=("ppt", "studio-truth"), default="ppt")
+    parser.add_argument("--backend", choices=("ppt", "studio-truth"), default="ppt",
+                        help="ppt: the demo model (random init until its weights ship); studio-truth: exact 2D")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--fps", type=float, default=15.0, help="studio frame rate (rendering is the CPU's work)")
     parser.add_argument("--outage", type=float, default=None, help="seconds camera 2 is off (default 10%% of the run)")
@@ -120,9 +121,9 @@ def run(args: argparse.Namespace) -> dict:
     vrig = make_virtual_rig("ring4", size=(640, 480), fps=args.fps, seed=0, motion="mix")
     sources = studio_sources(vrig)
     if args.backend == "ppt":
-        from core.estimators.ppt import PPTEstimator
+        from core.bench.pipeline import make_estimator
 
-        estimator = PPTEstimator("multiview_ppt_s", weights=args.weights, num_threads=args.torch_threads)
+        estimator = make_estimator("demo", args.weights, args.torch_threads)
     else:
         estimator = StudioTruthEstimator(vrig)
     pipeline = Pipeline(sources, vrig.studio.rig, estimator, PipelineSettings(filter="one-euro"))
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> dict:
     lat = final.latency_ms.get("glass_to_skeleton", {})
     rec_stats = final.recording or {}
     return {
-        "seconds": duration, "backend": args.backend, "studio_fps": args.fps, "results": final.results,
+        "seconds": duration, "backend": args.backend, "estimator": estimator.description or estimator.name, "studio_fps": args.fps, "results": final.results,
         "sets_per_s": final.results / duration, "osc_packets_received": received[0],
         "rss_mb_after_warmup": float(rss[0]), "rss_mb_end": float(rss[-1]), "rss_growth_mb": growth,
         "rss_range_mb": float(np.nanmax(rss) - np.nanmin(rss)),
