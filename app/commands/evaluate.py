@@ -16,7 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "session's calibration, each also split by the ground-truth occlusion flags. See core/train/evaluate.py.")
     p.add_argument("--weights", type=Path, default=None,
                    help="weights file (state_dict + model_config); default: the demo weights in assets/weights")
-    p.add_argument("--session", required=True, type=Path, help="studio session folder (with ground_truth.npz)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--session", type=Path, help="studio session folder (with ground_truth.npz)")
+    what.add_argument("--real", choices=("h36m", "coco", "pose2sim"),
+                      help="real frames of ../shared/data instead: Human3.6M frames, COCO people (single view), "
+                      "or the Pose2Sim recording against its OpenPose 2D (single view and fused)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="folder of the --real data (default ../shared/data/poses/h36m, .../coco, "
+                   "../shared/data/sessions/pose2sim_balancing)")
     p.add_argument("--views", choices=("1", "all"), default="all",
                    help="'all': every view in one fused forward; '1': each view alone (single-view PPT)")
     p.add_argument("--keep-ratio", type=float, default=None, help="token keep ratio (default: the model's, 0.7)")
@@ -39,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if not estimator.multiview:
         raise ValueError(f"{args.weights}: evaluate needs a multi-view model (fusion layers); this one is "
                          f"single-view ({estimator.config.name})")
+    if args.real:
+        return _run_real(args, estimator)
     result = evaluate_session(estimator, args.session, args.views, stride=args.stride, max_frames=args.max_frames,
                               threshold_px=args.threshold)
     result.weights = str(args.weights or DEMO_WEIGHTS)
@@ -47,4 +56,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"weights {result.weights}")
         print(format_table(result))
+    return 0
+
+
+REAL_DEFAULTS = {"h36m": ("poses", "h36m"), "coco": ("poses", "coco"), "pose2sim": ("sessions", "pose2sim_balancing")}
+
+
+def _run_real(args: argparse.Namespace, estimator) -> int:
+    from core.train import real_eval
+
+    folder = args.data or Path(__file__).resolve().parents[2].parent / "shared" / "data" / Path(*REAL_DEFAULTS[args.real])
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{args.real} data folder not found: {folder} (pass --data)")
+    fn = {"h36m": real_eval.eval_h36m_frames, "coco": real_eval.eval_coco_people,
+          "pose2sim": real_eval.eval_pose2sim}[args.real]
+    figures = fn(estimator, folder)
+    if args.json:
+        print(json.dumps({"weights": str(args.weights), "data": str(folder), "figures": figures}))
+    else:
+        print(f"{args.real} ({folder}), weights {args.weights}")
+        rows = figures.items() if args.real == "pose2sim" else [("single_view", figures)]
+        for mode, f in rows:
+            print(f"  {mode:<12}" + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                               for k, v in f.items()))
     return 0
