@@ -164,3 +164,19 @@ def test_dataset_paths_without_annotations(tmp_path):
         build_dataset({"kind": "h36m-multi", "records": str(tmp_path / "h36m_train.pkl"),
                        "image_root": str(tmp_path), "cameras": str(tmp_path / "cameras.pkl")},
                       get_config("multiview_ppt_s"))
+
+
+def test_real_frame_figures_run_on_the_shared_data(tiny_weights, capsys):
+    from core.inference.demo import load_demo_estimator
+    from core.train.real_eval import eval_coco_people, eval_h36m_frames, eval_pose2sim
+    from tests.conftest import shared_path
+
+    est = load_demo_estimator(tiny_weights[0], device="cpu", num_threads=1)
+    h36m = eval_h36m_frames(est, shared_path("poses", "h36m"))
+    assert h36m["samples"] == 4 and h36m["joints"] == 68 and 0 <= h36m["jdr"] <= 1
+    coco = eval_coco_people(est, shared_path("poses", "coco"))
+    assert coco["samples"] >= 10 and 0 <= coco["pck@0.2"] <= 1
+    p2s = eval_pose2sim(est, shared_path("sessions", "pose2sim_balancing"), stride=50)
+    assert set(p2s) == {"single_view", "fused"} and p2s["fused"]["samples"] == 2 * 4
+    assert main(["evaluate", "--weights", str(tiny_weights[0]), "--real", "h36m", "--json", "--threads", "1"]) == 0
+    assert '"jdr"' in capsys.readouterr().out

@@ -1,0 +1,41 @@
+"""The shipped demo weights (assets/weights/multiview_ppt_demo.pth): size, dtype, loading, a forward pass."""
+
+import numpy as np
+import pytest
+import torch
+
+import core.inference.demo as demo
+from core.inference.demo import DEMO_WEIGHTS, load_demo_estimator, read_weights_file
+
+
+def test_demo_weights_file_is_small_fp16_and_self_describing():
+    assert DEMO_WEIGHTS.exists(), f"demo weights missing: {DEMO_WEIGHTS}"
+    assert DEMO_WEIGHTS.stat().st_size <= 20 * 2**20
+    cfg, data = read_weights_file(DEMO_WEIGHTS)
+    assert cfg.is_multiview and cfg.fusion_layers == 2 and cfg.pruning_layers and cfg.keep_ratio == 0.7
+    assert cfg.grid_size == (16, 16) and cfg.num_keypoints == 17
+    assert all(v.dtype == torch.float16 for v in data["state_dict"].values() if v.is_floating_point())
+    assert data["meta"]["dtype"] == "float16" and data["meta"]["epoch"] >= 1
+
+
+def test_demo_estimator_runs_on_four_views():
+    est = load_demo_estimator(device="cpu", num_threads=1)
+    assert est.multiview
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(4)]
+    K = np.array([[150.0, 0, 80], [0, 150, 60], [0, 0, 1]])
+    cams = []
+    for a in np.linspace(0, 2 * np.pi, 4, endpoint=False):
+        c, s = np.cos(a), np.sin(a)
+        R = np.array([[s, -c, 0], [0, 0, -1], [c, s, 0]])  # looking at the origin from a ring
+        cams.append((K, R, -R @ np.array([-3 * c, -3 * s, 1.0])))
+    res = est.estimate(images, cameras=cams)
+    assert res.fused and res.keypoints.shape == (4, 17, 2) and np.isfinite(res.keypoints).all()
+    assert [k.shape[1] for k in res.kept_tokens] == [180, 126, 89]  # ceil(0.7 n) three times from 256
+
+
+def test_missing_demo_weights_name_the_file(tmp_path, monkeypatch):
+    missing = tmp_path / "assets" / "weights" / "multiview_ppt_demo.pth"
+    monkeypatch.setattr(demo, "DEMO_WEIGHTS", missing)
+    with pytest.raises(FileNotFoundError, match=r"demo weights not found: .*multiview_ppt_demo\.pth"):
+        demo.load_demo_estimator()
