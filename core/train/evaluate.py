@@ -207,3 +207,26 @@ def format_table(result: SessionEvaluation) -> str:
                      f"{pct((pj.get('jdr_occluded') or [None] * 99)[j]):>7}{pj['error_2d_px'][j]:8.1f}"
                      f"{mm(pj['mpjpe_mm'][j]) if 'mpjpe_mm' in pj else '-':>10}")
     return "\n".join(lines)
+
+
+def compare_speed(model, keep_ratios=(0.7, 1.0), views: int = 4, reps: int = 10, fuse: bool = True) -> dict:
+    """Median forward ms of one ``views``-view frame set at each keep ratio, measured interleaved in one process
+    (so machine load affects every ratio alike). ``model``: a multi-view model (optimized for inference here)."""
+    import torch
+
+    from core.inference.optimize import optimize_for_inference
+
+    net = optimize_for_inference(model)
+    cfg = model.config
+    x = torch.randn(1, views, 3, *cfg.image_size)
+    rays = torch.nn.functional.normalize(torch.randn(1, views, cfg.num_patches, 3), dim=-1)
+    times: dict = {r: [] for r in keep_ratios}
+    with torch.inference_mode():
+        for r in keep_ratios:  # warm-up
+            net(x, rays, fuse=fuse, keep_ratio=r)
+        for _ in range(reps):
+            for r in keep_ratios:
+                t0 = time.perf_counter()
+                net(x, rays, fuse=fuse, keep_ratio=r)
+                times[r].append((time.perf_counter() - t0) * 1e3)
+    return {str(r): float(np.median(v)) for r, v in times.items()}
