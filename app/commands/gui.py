@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         if "pipeline_fps" in out:
             ratio = out["display_fps"] / out["pipeline_fps"] if out["pipeline_fps"] else float("nan")
             print(f"pipeline {out['pipeline_fps']:.2f} results/s, display {out['display_fps']:.2f} frames/s "
-                  f"({ratio:.1%}) over {out['seconds']:.1f} s; {out['cameras']} cameras; backend: {out['backend']}")
+                  f"({ratio:.1%}) over {out['seconds']:.1f} s; drawing {out['draw_ms']:.1f} ms per result; "
+                  f"{out['cameras']} cameras; backend: {out['backend']}")
         if out.get("screenshot"):
             print(f"screenshot saved: {out['screenshot']}")
         for e in out.get("errors", []):

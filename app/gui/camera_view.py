@@ -3,12 +3,15 @@ and a status line. Items are created once and updated in place (pyqtgraph's fast
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
 #: Confidence colour map: red (0) -> yellow (0.5) -> green (1).
 _CONF_CMAP = pg.ColorMap([0.0, 0.5, 1.0], [(220, 40, 40), (240, 200, 40), (40, 200, 80)])
+#: Brushes for 21 confidence levels, made once: reusing brush objects lets pyqtgraph reuse its symbol cache.
+_CONF_BRUSHES = [pg.mkBrush(c) for c in _CONF_CMAP.map(np.linspace(0, 1, 21), mode="qcolor")]
 #: Token heatmap: transparent where nothing was kept, warm colours where the model kept tokens.
 _TOKEN_LUT = np.zeros((256, 4), dtype=np.uint8)
 _TOKEN_LUT[:, 0] = 255
@@ -58,14 +61,26 @@ class CameraView(QtWidgets.QWidget):
         self._size: tuple[int, int] | None = None
 
     # -- updates (called at display rate) -----------------------------------------------------------
+    def _step(self, w: int, h: int) -> int:
+        """Decimation for display: draw about one image pixel per screen pixel (full coordinates are kept)."""
+        vw, vh = max(1, self._graphics.width()), max(1, self._graphics.height())
+        return max(1, int(min(w / vw, h / vh)))
+
     def set_frame(self, image: np.ndarray | None) -> None:
-        """Show a (H, W, 3) BGR uint8 (or (H, W) grey) frame; ``None`` blanks the view."""
+        """Show a (H, W, 3) BGR uint8 (or (H, W) grey) frame; ``None`` blanks the view.
+
+        Large frames are decimated to about the widget's size before conversion; items keep image-pixel
+        coordinates, so overlays are unaffected."""
         if image is None:
             self._image.clear()
             return
-        rgb = image[..., ::-1] if image.ndim == 3 else image
-        self._image.setImage(np.ascontiguousarray(rgb), autoLevels=False, levels=(0, 255))
-        size = (image.shape[1], image.shape[0])
+        h, w = image.shape[:2]
+        step = self._step(w, h)
+        small = cv2.resize(image, (w // step, h // step), interpolation=cv2.INTER_AREA) if step > 1 else image
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB) if small.ndim == 3 else small
+        self._image.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self._image.setRect(QtCore.QRectF(0, 0, w, h))
+        size = (w, h)
         if size != self._size:
             self._size = size
             self._view.setRange(QtCore.QRectF(0, 0, *size), padding=0)
@@ -80,7 +95,7 @@ class CameraView(QtWidgets.QWidget):
         kp = np.asarray(keypoints, dtype=float)
         conf = np.ones(len(kp)) if confidence is None else np.clip(np.nan_to_num(confidence), 0, 1)
         ok = np.isfinite(kp).all(axis=1)
-        brushes = [pg.mkBrush(c) for c in _CONF_CMAP.map(conf[ok], mode="qcolor")]
+        brushes = [_CONF_BRUSHES[i] for i in np.round(conf[ok] * 20).astype(int)]
         self._joints.setData(pos=kp[ok], brush=brushes)
         segments = [kp[[a, b]] for a, b in bones if ok[a] and ok[b]]
         if segments:
@@ -94,7 +109,11 @@ class CameraView(QtWidgets.QWidget):
         if mask is None:
             self._tokens.clear()
             return
-        self._tokens.setImage((np.clip(mask, 0, 1) * 255).astype(np.uint8), autoLevels=False, levels=(0, 255))
+        h, w = mask.shape[:2]
+        step = self._step(w, h)
+        self._tokens.setImage((np.clip(mask[::step, ::step], 0, 1) * 255).astype(np.uint8), autoLevels=False,
+                              levels=(0, 255))
+        self._tokens.setRect(QtCore.QRectF(0, 0, w, h))
 
     def set_points(self, points: np.ndarray | None, found: bool = True) -> None:
         """Mark generic image points (N, 2) px, e.g. detected board corners (cyan when found, red otherwise)."""

@@ -57,8 +57,8 @@ class Open3DRenderer:
             raise RuntimeError("Open3D could not create an off-screen rendering context (EGL/GLX)")
         opt = self._vis.get_render_option()
         opt.background_color = np.array([0.12, 0.12, 0.14])
-        opt.line_width = 3.0
-        opt.point_size = 9.0
+        opt.line_width = 4.0
+        opt.point_size = 6.0
         self._skeleton = o3d.geometry.LineSet()
         self._joints = o3d.geometry.PointCloud()
         self._cameras = o3d.geometry.LineSet()
@@ -133,7 +133,7 @@ class Open3DRenderer:
         ctr.set_front(front / np.linalg.norm(front))
         ctr.set_up(up)
         ctr.set_lookat(0.25 * up * (1.0 if self._scale > 10 else 1.0) * min(self._scale, 4.0))
-        ctr.set_zoom(0.7)
+        ctr.set_zoom(0.55)
 
     def orbit(self, dx: float, dy: float) -> None:
         """Rotate the view by a mouse drag of (dx, dy) pixels."""

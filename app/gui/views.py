@@ -42,10 +42,11 @@ class MocapViews(QtWidgets.QWidget):
     """Camera grid on the left; the 3D scene and the plots on the right.
 
     Args:
-        render_interval_s: the 3D scene renders at most this often (the camera views update every result).
+        render_interval_s: the 3D scene and the plots redraw at most this often (the camera views update with
+            every result); heavy drawing at a lower rate keeps the display up with the pipeline.
     """
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, render_interval_s: float = 0.1) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, render_interval_s: float = 0.2) -> None:
         super().__init__(parent)
         self.cameras: dict[str, CameraView] = {}
         self._grid_host = QtWidgets.QWidget()
@@ -82,6 +83,7 @@ class MocapViews(QtWidgets.QWidget):
         self.joint_index = 0
         self.render_interval_s = render_interval_s
         self._last_render = 0.0
+        self._last_plot = 0.0
         self.frames_shown = 0
         self.lost: set[str] = set()  # cameras reported lost (their view says so)
 
@@ -144,10 +146,14 @@ class MocapViews(QtWidgets.QWidget):
         self.frames_shown += 1
 
     def redraw(self, force_3d: bool = False) -> None:
-        """Redraw plots and (rate-limited) the 3D scene."""
-        for plot in (self.latency, self.fps, self.trajectory):
-            plot.redraw()
+        """Redraw the visible plot and the 3D scene, each at most every ``render_interval_s``."""
         now = time.monotonic()
+        if force_3d or now - self._last_plot >= self.render_interval_s:
+            self._last_plot = now
+            plot = self.plot_tabs.currentWidget()
+            for p in (self.latency, self.fps, self.trajectory):
+                if force_3d or p is plot:
+                    p.redraw()
         if force_3d or now - self._last_render >= self.render_interval_s:
             self._last_render = now
             self.scene.refresh()
