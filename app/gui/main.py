@@ -302,6 +302,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_index = -1
         self._display_times.clear()
         self.views.set_rig(pipeline.rig)
+        self.views.plot_tabs.setCurrentWidget(self.views.latency)
         self._set_backend_label(pipeline.estimator.description or pipeline.estimator.name)
         self.save_settings()
         self.timer.start(DISPLAY_INTERVAL_MS)

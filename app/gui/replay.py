@@ -158,6 +158,7 @@ class ReplayPanel(QtWidgets.QWidget):
         self.slider.blockSignals(False)
         self._refresh_results()
         self.window.views.set_rig(session.rig)
+        self.window.views.plot_tabs.setCurrentWidget(self.window.views.trajectory)  # no live latency in replay
         missing = [c for c in session.cameras if not session.reader.video_path(c).exists()]
         if missing:
             self.window.show_error(f"session {path.name}: no video for camera(s) {missing}; replaying without them")
