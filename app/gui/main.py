@@ -546,7 +546,11 @@ def application(argv: list[str] | None = None) -> QtWidgets.QApplication:
 
 
 def run_app(config: RunConfig | None = None, autostart: bool = False) -> int:
-    """Open the window and run the event loop (``ppt-mocap`` with no arguments)."""
+    """Open the window and run the event loop (``ppt-mocap`` with no arguments); 2 when there is no display."""
+    if not has_display():
+        print("ppt-mocap: no display (DISPLAY / WAYLAND_DISPLAY unset). Run `ppt-mocap demo` (saves a screenshot "
+              "off-screen), `ppt-mocap gui --screenshot FILE`, or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
+        return 2
     app = application()
     window = MainWindow(config=config)
     window.show()

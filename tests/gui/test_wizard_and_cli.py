@@ -95,3 +95,12 @@ def test_gui_without_display_says_so(monkeypatch, capsys):
         monkeypatch.delenv(var, raising=False)
     assert main(["gui"]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_no_arguments_without_display(monkeypatch, capsys):
+    from app.cli import main
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert main([]) == 2
+    assert "no display" in capsys.readouterr().err
