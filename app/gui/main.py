@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 ORG, APP = "ppt-mocap", "ppt-mocap"
 DEFAULT_SESSIONS = Path.home() / "ppt-mocap" / "sessions"
-DISPLAY_INTERVAL_MS = 10  # the display timer polls latest() this often; it draws only new results
+DISPLAY_INTERVAL_MS = 4  # the display timer polls latest() this often; it draws only new results
 METRICS_INTERVAL_MS = 500
 
 

@@ -1,0 +1,78 @@
+"""Small widgets: the setup dialog round trip, the 3D view's mouse control, the session list."""
+
+import json
+
+import numpy as np
+
+from app.gui.config import RunConfig
+
+
+def test_setup_dialog_round_trip(qtbot):
+    from app.gui.setup_dialog import SetupDialog
+
+    cfg = RunConfig(studio=None, sources=["cam_01=0", "cam_02=rtsp://h/s"], calibration="/c.toml", backend="ppt",
+                    weights="/w.pth", min_confidence=0.4, outliers="ransac", filter="none")
+    d = SetupDialog(cfg)
+    qtbot.addWidget(d)
+    out = d.config()
+    assert out == cfg
+    d.studio.setCurrentIndex(d.studio.findData("stereo2"))
+    d.sources.setPlainText("a=1\n\n b=2 ")
+    assert d.config().studio == "stereo2" and d.config().sources == ["a=1", "b=2"]
+
+
+def test_run_config_ignores_unknown_saved_fields():
+    cfg = RunConfig.from_dict({"studio": "ring8", "removed_option": 3})
+    assert cfg.studio == "ring8" and cfg.backend == "demo"
+
+
+def test_scene3d_orbit_zoom_reset(qtbot):
+    from PyQt6 import QtCore, QtGui
+
+    from app.gui.scene3d import Scene3DView
+    from core.capture.studio import make_virtual_rig
+
+    rig = make_virtual_rig("stereo2", realtime=False).studio.rig
+    view = Scene3DView(width=320, height=240)
+    qtbot.addWidget(view)
+    view.resize(320, 240)
+    view.show()
+    if view.renderer is None:
+        assert "unavailable" in view.text()
+        return
+    view.set_rig(rig)
+    pts = np.array([[0, 0, 1.0], [0, 0, 1.7], [0.2, 0, 1.0], [np.nan, np.nan, np.nan]])
+    view.set_skeleton(pts, ((0, 1), (0, 2), (1, 3)))
+    view.refresh()
+    first = view.last_picture.copy()
+    qtbot.mousePress(view, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(100, 100))
+    qtbot.mouseMove(view, QtCore.QPoint(160, 110))
+    qtbot.mouseRelease(view, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(160, 110))
+    orbited = view.last_picture.copy()
+    assert np.abs(orbited.astype(int) - first).mean() > 0.5
+    view.wheelEvent(QtGui.QWheelEvent(QtCore.QPointF(50, 50), QtCore.QPointF(50, 50), QtCore.QPoint(0, 0),
+                                      QtCore.QPoint(0, 240), QtCore.Qt.MouseButton.NoButton,
+                                      QtCore.Qt.KeyboardModifier.NoModifier, QtCore.Qt.ScrollPhase.NoScrollPhase,
+                                      False))
+    assert np.abs(view.last_picture.astype(int) - orbited).mean() > 0.5
+    view.mouseDoubleClickEvent(None)
+    assert np.abs(view.last_picture.astype(int) - first).mean() < 1.0
+    view.close_renderer()
+
+
+def test_session_list(tmp_path):
+    from app.gui.replay import list_sessions
+
+    (tmp_path / "not_a_session").mkdir()
+    good = tmp_path / "good"
+    (good / "results" / "live").mkdir(parents=True)
+    (good / "session.json").write_text(json.dumps({"created": "2026-11-24T00:00:00", "cameras": ["a", "b"],
+                                                   "num_frames": 12}))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "session.json").write_text("{")
+    rows = {r["name"]: r for r in list_sessions(tmp_path)}
+    assert set(rows) == {"good", "bad"}
+    assert rows["good"]["cameras"] == "2" and rows["good"]["results"] == "live" and rows["good"]["ok"]
+    assert not rows["bad"]["ok"] and "unreadable" in rows["bad"]["results"]
+    assert list_sessions(tmp_path / "missing") == []
