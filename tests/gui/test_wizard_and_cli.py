@@ -104,3 +104,21 @@ def test_no_arguments_without_display(monkeypatch, capsys):
         monkeypatch.delenv(var, raising=False)
     assert main([]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_wizard_on_live_cameras(make_window, qtbot):
+    from app.gui.config import RunConfig
+
+    w = make_window(RunConfig(studio="stereo2", backend="studio-truth", fps=15.0))
+    assert w.start()
+    wiz = w.open_wizard()
+    wiz.source.setCurrentIndex(1)
+    assert wiz.start_collecting() and list(wiz.views) == w.pipeline.rig.names
+    view = wiz.views["cam01"]
+    wait_for(qtbot, lambda: view._image.image is not None, 30)  # frames arrive from the running capture
+    wiz.update_status()
+    assert "Not enough views" in wiz.ready_label.text()  # no board in the studio
+    worker = wiz.solve()
+    wait_for(qtbot, lambda: wiz.errors, 60)
+    assert "calibration failed" in wiz.errors[-1] and wiz.result is None
+    wiz.close()
