@@ -55,6 +55,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._display_times: list[float] = []
         self.display_busy_s = 0.0  # GUI-thread time spent drawing results
         self.errors: list[str] = []
+        self._starter = None  # worker building the pipeline (Start button)
         self._relay = _EventRelay()
         self._relay.event.connect(self._on_event)
         self.views = MocapViews()
@@ -89,7 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
         bar = self.addToolBar("main")
         bar.setMovable(False)
         self.start_button = QtWidgets.QPushButton("Start")
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start_async())
         self.stop_button = QtWidgets.QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
         self.source_combo = QtWidgets.QComboBox()
@@ -279,19 +280,50 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- live -----------------------------------------------------------------------------------------
     def start(self) -> bool:
-        """Build and start the pipeline from the current configuration; False (and a message) on bad input."""
+        """Build and start the pipeline from the current configuration (blocking); False (and a message) on bad
+        input. The Start button uses :meth:`start_async`."""
         if self.pipeline is not None:
             return True
-        self.replay.close_session()
-        self.replay.hide()
-        self.clear_banner()
-        self.show_info(f"starting: {self.config.describe()}")
-        QtWidgets.QApplication.processEvents()
+        self._prepare_start()
         try:
             pipeline = build_pipeline(self.config)
         except Exception as exc:  # bad calibration, weights for another model, no sources...
             self.show_error(f"cannot start: {exc}")
             return False
+        return self._run_pipeline(pipeline)
+
+    def start_async(self):
+        """Build the pipeline (model, sources) on a worker thread with a busy progress bar, then start it."""
+        from app.gui.workers import Worker
+
+        if self.pipeline is not None or (self._starter is not None and self._starter.isRunning()):
+            return self._starter
+        self._prepare_start()
+        config = RunConfig.from_dict(self.config.to_dict())
+        worker = Worker(lambda progress: build_pipeline(config), "starting", self)
+        worker.failed.connect(lambda msg: (self._end_busy(), self.show_error(f"cannot {msg}")))
+        worker.succeeded.connect(lambda pipeline: (self._end_busy(), self._run_pipeline(pipeline)))
+        self.start_button.setEnabled(False)
+        self.progress.setRange(0, 0)  # busy
+        self.progress.setFormat("starting")
+        self.progress.show()
+        self._starter = worker
+        worker.start()
+        return worker
+
+    def _end_busy(self) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self._sync_controls()
+
+    def _prepare_start(self) -> None:
+        self.replay.close_session()
+        self.replay.hide()
+        self.clear_banner()
+        self.show_info(f"starting: {self.config.describe()}")
+        QtWidgets.QApplication.processEvents()
+
+    def _run_pipeline(self, pipeline) -> bool:
         pipeline.events.subscribe(self._relay.event.emit)
         try:
             pipeline.start()
@@ -521,6 +553,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.save_settings()
+        if self._starter is not None and self._starter.isRunning():
+            self._starter.wait(60000)
+            QtWidgets.QApplication.processEvents()  # deliver its result so the pipeline is stopped below
         self.stop()
         self.replay.shutdown()
         self.replay.close_session()
@@ -555,7 +590,7 @@ def run_app(config: RunConfig | None = None, autostart: bool = False) -> int:
     window = MainWindow(config=config)
     window.show()
     if autostart:
-        QtCore.QTimer.singleShot(200, window.start)
+        QtCore.QTimer.singleShot(200, window.start_async)
     return app.exec()
 
 

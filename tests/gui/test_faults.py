@@ -82,3 +82,16 @@ def test_session_without_videos_or_timestamps(make_window, qtbot, tmp_path):
     assert w.replay.step()
     (folder / "timestamps.csv").unlink()  # now the session is unusable: a message, no crash
     assert not w.open_session(folder) and "timestamps" in w.errors[-1]
+
+
+def test_start_button_builds_off_the_gui_thread(make_window, qtbot, tmp_path):
+    w = make_window(RunConfig(studio="stereo2", backend="studio-truth", fps=15.0))
+    qtbot.mouseClick(w.start_button, __import__("PyQt6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton)
+    assert w._starter is not None and not w.start_button.isEnabled()
+    wait_for(qtbot, lambda: w.views.frames_shown >= 1, 30)
+    assert w.pipeline is not None and not w.progress.isVisible()
+    w.stop()
+    w.set_config(RunConfig(studio="stereo2", backend="ppt", weights=str(tmp_path / "none.pth")))
+    w.start_async()
+    wait_for(qtbot, lambda: w.errors, 30)
+    assert "not found" in w.errors[-1] and w.pipeline is None and w.start_button.isEnabled()
