@@ -364,6 +364,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.backend_label.setText(f"2D backend: {text}")
         random = "RANDOM" in text.upper()
         self.backend_label.setStyleSheet("color: #c03030; font-weight: bold;" if random else "")
+        self.setWindowTitle("ppt-mocap" + (" (RANDOM WEIGHTS: keypoints are meaningless)" if random else ""))
 
     def _set_token_stages(self, count: int, layers: list[int]) -> None:
         current = self.token_combo.currentText() if self.token_combo.count() > 1 else None

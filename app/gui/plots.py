@@ -22,7 +22,8 @@ class RollingPlot(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.3)
         self.setLabel("left", y_label)
         self.setLabel("bottom", "time", units="s")
-        self.addLegend(offset=(5, 5))
+        self.addLegend(offset=(5, 5), brush=(255, 255, 255, 210), pen=(200, 200, 200), labelTextColor=(40, 40, 40),
+                       colCount=2)
         self._history = history
         self._t = np.full(history, np.nan)
         self._values = {n: np.full(history, np.nan) for n in names}
