@@ -76,8 +76,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.tick)
-        self.metrics_timer = QtCore.QTimer(self)
-        self.metrics_timer.timeout.connect(self.update_metrics)
+        self._last_metrics = 0.0
         self.wizard = None
         self.resize(1500, 900)
         geometry = self.settings.value("window/geometry")
@@ -338,7 +337,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set_backend_label(pipeline.estimator.description or pipeline.estimator.name)
         self.save_settings()
         self.timer.start(DISPLAY_INTERVAL_MS)
-        self.metrics_timer.start(METRICS_INTERVAL_MS)
         self._sync_controls()
         return True
 
@@ -348,7 +346,6 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         pipeline, self.pipeline = self.pipeline, None
         self.timer.stop()
-        self.metrics_timer.stop()
         self.record_button.blockSignals(True)
         self.record_button.setChecked(False)
         self.record_button.blockSignals(False)
@@ -432,6 +429,10 @@ class MainWindow(QtWidgets.QMainWindow):
         pipeline = self.pipeline
         if pipeline is None:
             return
+        now = time.monotonic()
+        if now - self._last_metrics >= METRICS_INTERVAL_MS / 1000:
+            self._last_metrics = now
+            self.update_metrics()
         result = pipeline.latest()
         if result is None or result.index == self._last_index:
             if pipeline.finished.is_set():
