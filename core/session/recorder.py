@@ -65,6 +65,18 @@ def _save_npz(path: Path, arrays: dict) -> None:
     tmp.replace(path)
 
 
+def _more_versions() -> dict:
+    """Versions of the inference libraries in use (the session writer records Python, numpy and OpenCV)."""
+    import sys
+
+    out = {}
+    for name in ("torch", "mediapipe", "scipy"):
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = getattr(module, "__version__", "unknown")
+    return out
+
+
 class ResultWriter:
     """Append pipeline results to ``SESSION/results/<name>/`` in one-second chunks.
 
@@ -225,7 +237,7 @@ class Recorder:
         self.rig = rig
         self.fps = float(fps)
         self.events = events or EventBus()
-        all_settings = {"recording": {"source": source or {}}, **(settings or {})}
+        all_settings = {"recording": {"source": source or {}, "software": _more_versions()}, **(settings or {})}
         self.writer = SessionWriter(self.folder, rig, fps=self.fps, source="cameras", settings=all_settings,
                                     overwrite=overwrite)
         est = (settings or {}).get("estimator", {})

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -99,6 +100,8 @@ def test_kill_9_in_the_middle_leaves_a_readable_session(tmp_path):
     folder = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(root=str(ROOT), folder=str(folder))],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    watchdog = threading.Timer(180, proc.kill)  # never hang the suite if the child stalls
+    watchdog.start()
     try:
         line = proc.stdout.readline()
         assert line.startswith("RECORDING"), line
@@ -106,6 +109,7 @@ def test_kill_9_in_the_middle_leaves_a_readable_session(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
