@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from app.gui.config import GUI_BACKENDS, STUDIO_PRESETS, RunConfig, build_pipeline

@@ -1,9 +1,6 @@
 """Bad input and faults: a clear message in the window, and the app keeps running."""
 
-import json
 
-import numpy as np
-import pytest
 
 from app.gui.config import RunConfig
 from tests.gui.conftest import wait_for

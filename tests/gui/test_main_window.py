@@ -1,7 +1,5 @@
 """Main flows headless: studio capture, skeletons, token stages, record, replay, export, re-process."""
 
-import numpy as np
-import pytest
 
 from app.gui.config import RunConfig
 from tests.gui.conftest import wait_for
