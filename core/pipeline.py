@@ -6,8 +6,8 @@ Threads only move data; the logic is in pure functions (:class:`~core.capture.sy
 * one :class:`~core.capture.sources.CaptureThread` per camera writes a one-slot latest-frame buffer (and the
   recorder's bounded queue while recording);
 * a sync thread drains the slots into the synchroniser and writes the newest frame set into a one-slot buffer;
-* a processing thread estimates 2D, triangulates, filters, publishes the result (:meth:`Pipeline.latest`) and
-  calls the result sinks (recorder, streamer).
+* a 2D thread runs the estimator on the newest frame set; a 3D thread triangulates, filters, publishes the result
+  (:meth:`Pipeline.latest`) and calls the result sinks (recorder, streamer), overlapping the next forward pass.
 
 Latest-wins everywhere in live mode: a slow stage skips frames (counted) and no queue grows. With
 ``PipelineSettings(mode="offline")`` (files read as fast as possible) every slot blocks instead, so every frame
@@ -245,6 +245,7 @@ class Pipeline:
             max_wait_ms=self.settings.max_wait_ms, policy="all" if blocking else "latest",
             min_cameras=self.settings.min_cameras, max_buffer=8)
         self._set_slot = LatestSlot(blocking=blocking)
+        self._pose_slot = LatestSlot(blocking=blocking)
         self._stop = threading.Event()
         self.finished = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -281,7 +282,8 @@ class Pipeline:
                 s.start_ns = start_ns
         for cap in self._captures.values():
             cap.start()
-        for target, name in ((self._sync_loop, "pipeline-sync"), (self._process_loop, "pipeline-process")):
+        for target, name in ((self._sync_loop, "pipeline-sync"), (self._estimate_loop, "pipeline-2d"),
+                             (self._lift_loop, "pipeline-3d")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -374,7 +376,7 @@ class Pipeline:
                 latency[k] = {"mean": float(v.mean()), "p50": float(np.median(v)),
                               "p95": float(np.percentile(v, 95)), "last": float(v[-1])}
         return MetricsSnapshot(fps=fps, results=results, cameras=self.capture_stats(), sync=sync,
-                               skipped_sets=self._set_slot.dropped, latency_ms=latency, errors=errors,
+                               skipped_sets=self._set_slot.dropped + self._pose_slot.dropped, latency_ms=latency, errors=errors,
                                recording=recorder.stats() if recorder is not None else None)
 
     # -- recording ------------------------------------------------------------------------------------
@@ -451,27 +453,52 @@ class Pipeline:
             self.events.publish("error", f"synchronisation thread crashed: {exc!r}")
             self._set_slot.put(_END, self._stop)
 
-    def _process_loop(self) -> None:
-        error_reported = 0.0
+    def _report(self, what: str, exc: Exception, last: list[float]) -> None:
+        """Count a processing error, log it with context, publish at most one error event per second."""
+        with self._lock:
+            self._errors += 1
+        log.error("%s failed: %s", what, exc, exc_info=exc)
+        now = time.monotonic()
+        if now - last[0] > 1.0:
+            self.events.publish("error", f"{what} failed: {exc}")
+            last[0] = now
+
+    def _estimate_loop(self) -> None:
+        """2D thread: frame sets -> Poses2D, handed to the 3D thread (so triangulation overlaps the next forward)."""
+        last = [0.0]
         while not self._stop.is_set():
             item = self._set_slot.get(timeout=0.05)
+            if item is None:
+                continue
+            if item is _END:
+                self._pose_slot.put(_END, self._stop)
+                return
+            fs, t_synced = item
+            try:
+                t0 = time.perf_counter_ns()
+                poses = self.estimator.estimate(fs, self.rig)
+                t1 = time.perf_counter_ns()
+            except Exception as exc:  # report and keep going with the next set
+                self._report(f"2D estimation of frame set {fs.index}", exc, last)
+                continue
+            self._pose_slot.put((fs, t_synced, t0, t1, poses), self._stop)
+
+    def _lift_loop(self) -> None:
+        """3D thread: triangulate, filter, publish, call the sinks."""
+        last = [0.0]
+        while not self._stop.is_set():
+            item = self._pose_slot.get(timeout=0.05)
             if item is None:
                 continue
             if item is _END:
                 self.finished.set()
                 self.events.publish("pipeline_finished", f"all sources ended; {self._results} results")
                 return
-            fs, t_synced = item
+            fs, t_synced, t0, t1, poses = item
             try:
-                result = self._process(fs, t_synced)
-            except Exception as exc:  # report and keep going with the next set
-                with self._lock:
-                    self._errors += 1
-                log.exception("processing frame set %d failed", fs.index)
-                now = time.monotonic()
-                if now - error_reported > 1.0:  # at most one error event per second
-                    self.events.publish("error", f"processing frame set {fs.index} failed: {exc}")
-                    error_reported = now
+                result = self._lift(fs, t_synced, t0, t1, poses)
+            except Exception as exc:
+                self._report(f"triangulating frame set {fs.index}", exc, last)
                 continue
             with self._lock:
                 sinks = list(self._sinks)
@@ -485,10 +512,7 @@ class Pipeline:
                     log.exception("result sink %r failed", sink)
                     self.events.publish("error", f"result sink failed: {exc}")
 
-    def _process(self, fs: FrameSet, t_synced: int) -> PipelineResult:
-        t0 = time.perf_counter_ns()
-        poses = self.estimator.estimate(fs, self.rig)
-        t1 = time.perf_counter_ns()
+    def _lift(self, fs: FrameSet, t_synced: int, t0: int, t1: int, poses: Poses2D) -> PipelineResult:
         pose = triangulate_poses(self.rig, poses, self.settings)
         t2 = time.perf_counter_ns()
         pose = apply_filter(pose, self._filter, fs.t_ns / 1e9)

@@ -131,3 +131,23 @@ def test_triangulate_poses_is_pure_and_nan_aware():
     assert np.nanmax(np.linalg.norm(pose.points[ok] - truth.joints_3d[0, :17][ok], axis=-1)) < 1e-6
     with pytest.raises(ValueError, match="2D poses are for cameras"):
         triangulate_poses(rig.subset(["cam01", "cam02"]), Poses2D(rig.names, kp, conf, sk), PipelineSettings())
+
+
+def test_a_failing_estimator_is_reported_and_processing_goes_on():
+    vrig = make_virtual_rig("ring4", fps=15, seed=9)
+    inner = StudioTruthEstimator(vrig)
+
+    class Flaky(StudioTruthEstimator):
+        calls = 0
+
+        def estimate(self, frame_set, rig):
+            Flaky.calls += 1
+            if Flaky.calls % 3 == 0:
+                raise RuntimeError("simulated model failure")
+            return inner.estimate(frame_set, rig)
+
+    pipeline = Pipeline(studio_sources(vrig), vrig.studio.rig, Flaky(vrig), PipelineSettings(filter=None))
+    with pipeline:
+        assert wait_for(lambda: pipeline.metrics().results >= 6 and pipeline.metrics().errors >= 2)
+    errors = pipeline.events.history("error")
+    assert errors and "2D estimation of frame set" in errors[0].message and "simulated model failure" in errors[0].message
