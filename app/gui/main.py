@@ -465,10 +465,15 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         m = pipeline.metrics()
         spread = m.sync.get("spread_ms_mean", float("nan"))
+        latest = pipeline.latest()
+        frames = latest.frame_set.frames if latest is not None else {}
         for name, cam in m.cameras.items():
             state = "" if cam.get("connected", True) else "  LOST"
+            frame = frames.get(name)
+            offset = (f"  {(frame.t_capture_ns - latest.frame_set.t_ns) / 1e6:+.1f} ms"
+                      if frame is not None and frame.t_capture_ns >= 0 else "")
             self.views.set_camera_status(name, f"{cam.get('fps', 0):.1f} fps  {cam.get('dropped', 0)} dropped  "
-                                               f"spread {spread:.1f} ms{state}")
+                                               f"sync{offset} (spread {spread:.1f} ms){state}")
         display = self.display_fps()
         self.views.fps.append(time.monotonic(), {"pipeline": m.fps, "display": display})
         lat = m.latency_ms.get("glass_to_skeleton", {})

@@ -1,7 +1,5 @@
 """Bad input and faults: a clear message in the window, and the app keeps running."""
 
-
-
 from app.gui.config import RunConfig
 from tests.gui.conftest import wait_for
 
