@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         if not has_display():
             raise ValueError("no display (DISPLAY / WAYLAND_DISPLAY unset): use --screenshot FILE or --measure S, "
                              "or set QT_QPA_PLATFORM=offscreen")
-        return run_app(config=config, autostart=args.session is None)
+        return run_app(config=config, autostart=args.session is None, session=args.session,
+                       token_stage=None if args.token_stage == "heat" else stage)
     from app.gui.main import run_headless
 
     if args.wizard_images:

@@ -586,16 +586,23 @@ def application(argv: list[str] | None = None) -> QtWidgets.QApplication:
     return app
 
 
-def run_app(config: RunConfig | None = None, autostart: bool = False) -> int:
-    """Open the window and run the event loop (``ppt-mocap`` with no arguments); 2 when there is no display."""
+def run_app(config: RunConfig | None = None, autostart: bool = False, session: Path | None = None,
+            token_stage: int | None | bool = None) -> int:
+    """Open the window and run the event loop (``ppt-mocap`` with no arguments); 2 when there is no display.
+
+    ``autostart`` starts capturing at once; ``session`` opens that session for replay instead."""
     if not has_display():
         print("ppt-mocap: no display (DISPLAY / WAYLAND_DISPLAY unset). Run `ppt-mocap demo` (saves a screenshot "
               "off-screen), `ppt-mocap gui --screenshot FILE`, or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
         return 2
     app = application()
     window = MainWindow(config=config)
+    if token_stage is not None:
+        window.set_token_stage(token_stage)
     window.show()
-    if autostart:
+    if session is not None:
+        QtCore.QTimer.singleShot(200, lambda: window.open_session(session))
+    elif autostart:
         QtCore.QTimer.singleShot(200, window.start_async)
     return app.exec()
 
