@@ -76,3 +76,19 @@ def test_session_list(tmp_path):
     assert rows["good"]["cameras"] == "2" and rows["good"]["results"] == "live" and rows["good"]["ok"]
     assert not rows["bad"]["ok"] and "unreadable" in rows["bad"]["results"]
     assert list_sessions(tmp_path / "missing") == []
+
+
+def test_session_browser_dialog(qtbot, tmp_path):
+    from app.gui.replay import SessionBrowser
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "session.json").write_text(json.dumps({"cameras": ["x"], "num_frames": 3}))
+    d = SessionBrowser(tmp_path)
+    qtbot.addWidget(d)
+    assert d.table.rowCount() == 2
+    d.table.selectRow(1)
+    d._accept_selected()
+    assert d.selected == d.sessions[1]["path"] and d.result() == d.DialogCode.Accepted
+    d.refresh(tmp_path / "missing")
+    assert d.table.rowCount() == 0
