@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from core.estimators.files import SKELETON_BY_JOINTS, match_camera_folders
 from core.geometry import CameraRig, get_skeleton, triangulate_sequence
 from core.geometry.filters import butterworth_filter, fill_gaps
 from core.geometry.skeletons import POSE2SIM_BODY25B_MARKERS
@@ -18,7 +18,6 @@ from core.session.openpose_json import read_openpose_folder
 
 log = logging.getLogger(__name__)
 KEYPOINT_FORMATS = ("openpose",)
-SKELETON_BY_JOINTS = {25: "body25b", 17: "coco17"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,40 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"json|[^a-z0-9]", "", name.lower()).lstrip("0")
-
-
-def match_camera_folders(rig: CameraRig, root: Path) -> list[Path]:
-    """One keypoint folder per rig camera: by name (``cam_01`` ~ ``cam01_json``), else in sorted order."""
-    if not root.is_dir():
-        raise NotADirectoryError(f"keypoint folder not found: {root}")
-    folders = sorted(p for p in root.iterdir() if p.is_dir())
-    if not folders:
-        raise FileNotFoundError(f"{root} has no per-camera subfolders (expected one per camera: {rig.names})")
-    by_name = {}
-    for cam in rig.names:
-        hits = [f for f in folders if _norm(f.name) == _norm(cam) or _norm(f.name).endswith(_norm(cam))]
-        if len(hits) == 1:
-            by_name[cam] = hits[0]
-    if len(by_name) == len(rig):
-        return [by_name[c] for c in rig.names]
-    if len(folders) != len(rig):
-        raise ValueError(
-            f"{root} has {len(folders)} camera folders ({[f.name for f in folders]}) but the calibration has "
-            f"{len(rig)} cameras ({rig.names}); expected one folder per camera"
-        )
-    log.info("camera folders matched by sorted order: %s", dict(zip(rig.names, [f.name for f in folders])))
-    return folders
-
-
 def run(args: argparse.Namespace) -> int:
     if args.keypoint_format not in KEYPOINT_FORMATS:
         raise ValueError(f"unknown keypoint format {args.keypoint_format!r}; supported: {KEYPOINT_FORMATS}")
     if args.out.suffix.lower() not in EXPORT_FORMATS:
         raise ValueError(f"unknown output format {args.out.suffix!r}; expected one of {EXPORT_FORMATS}")
     rig = CameraRig.load(args.calibration)
-    folders = match_camera_folders(rig, args.keypoints)
+    folders = list(match_camera_folders(rig.names, args.keypoints).values())
     per_camera = [read_openpose_folder(f) for f in tqdm(folders, desc="reading keypoints", unit="camera")]
     J = per_camera[0].shape[1]
     if any(a.shape[1] != J for a in per_camera):
