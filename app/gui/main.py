@@ -151,6 +151,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #7a1f1f; color: white; padding: 4px; font-weight: bold;")
         self.banner.hide()
+        self.banner.setToolTip("click to dismiss (the event list below keeps every message)")
+        self.banner.mousePressEvent = lambda _event: self.clear_banner()
         self.event_log = QtWidgets.QListWidget()
         self.event_log.setMaximumHeight(90)
         dock = QtWidgets.QDockWidget("Events", self)
@@ -259,8 +261,8 @@ class MainWindow(QtWidgets.QMainWindow):
         elif event.camera and event.kind in ("camera_back", "camera_opened"):
             self.views.lost.discard(event.camera)
             self.views.set_camera_status(event.camera, "", message="")
-        elif event.kind in ("camera_back",):
-            self.clear_banner()
+            if event.kind == "camera_back" and not self.views.lost:
+                self.clear_banner()  # every camera is back; the event list keeps the history
 
     # -- progress -------------------------------------------------------------------------------------
     def begin_progress(self, text: str) -> None:

@@ -17,7 +17,7 @@ def test_camera_unplugged_and_back(make_window, qtbot):
     wait_for(qtbot, lambda: w.views.frames_shown > shown + 2, 20)  # the other camera keeps the app going
     source.set_available(True)
     wait_for(qtbot, lambda: any("camera_back" in w.event_log.item(i).text() for i in range(w.event_log.count())), 30)
-    assert w.pipeline is not None
+    assert w.pipeline is not None and not w.banner.isVisible()  # all cameras back: the banner goes, the list keeps it
 
 
 def test_bad_calibration_file(make_window, tmp_path):
