@@ -24,6 +24,9 @@ class MJPEGServer:
                 pass
 
             def do_GET(self):
+                if server.paused.is_set():
+                    self.close_connection = True
+                    return  # camera away: close without answering
                 if self.path != "/video.mjpg":
                     self.send_error(404)
                     return

@@ -187,3 +187,20 @@ def test_list_cameras_runs_on_a_machine_without_cameras():
     assert isinstance(cams, list)
     for c in cams:
         assert {"device", "name", "width", "height"} <= set(c)
+
+
+def test_ip_camera_that_goes_away_is_reconnected_when_it_returns():
+    with MJPEGServer(size=(160, 120), fps=25) as server:
+        frames = []
+        events = EventBus()
+        cap = CaptureThread(URLSource("ipcam", server.url, timeout_s=2), sinks=[frames.append], events=events,
+                            backoff_s=0.2, max_backoff_s=0.5, lost_after_s=1.0)
+        cap.start()
+        assert wait_for(lambda: len(frames) >= 5)
+        server.paused.set()
+        assert wait_for(lambda: bool(events.history("camera_lost")), timeout=40)
+        n = len(frames)
+        server.paused.clear()
+        assert wait_for(lambda: bool(events.history("camera_back")) and len(frames) > n + 5, timeout=40)
+        assert cap.stop(5.0)
+    assert cap.stats().reconnects >= 1
