@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--offline", action="store_true",
                      help="files only: process every frame as fast as possible instead of in real time")
     est = p.add_argument_group("2D backend")
-    est.add_argument("--backend", default="ppt", help="ppt, mediapipe or openpose-json (default ppt)")
+    est.add_argument("--backend", default="ppt",
+                     help="ppt (--preset/--weights), demo (the demo model: its weights when shipped, else a labelled "
+                     "random init), mediapipe, openpose-json (--keypoints), studio-truth (--studio only)")
     est.add_argument("--preset", default="multiview_ppt_s", help="PPT model preset")
     est.add_argument("--weights", type=Path, default=None, help="PPT weights (default: random init, labelled)")
     est.add_argument("--keypoints", type=Path, default=None, help="openpose-json: folder of per-camera JSON folders")
@@ -51,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--stream", default=None, metavar="URL", help="stream 3D joints, e.g. osc://127.0.0.1:9000")
     out.add_argument("--export", type=Path, default=None,
                      help="write all 3D results at the end (.trc, .c3d, .csv, .json, .bvh, .npz)")
-    p.add_argument("--headless", action="store_true", help="no GUI (the only mode until the desktop app lands)")
+    p.add_argument("--headless", action="store_true",
+                   help="no window (this command never opens one; `ppt-mocap gui` is the desktop app)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--status-every", type=float, default=1.0, help="seconds between status lines")
     p.set_defaults(func=run)
@@ -102,6 +105,10 @@ def build(args: argparse.Namespace):
         if args.keypoints is None:
             raise ValueError("--backend openpose-json needs --keypoints FOLDER (one JSON folder per camera)")
         estimator = create_estimator("openpose-json", cameras=[n for n in rig.names if n in names], root=args.keypoints)
+    elif args.backend == "demo":
+        from core.estimators.demo import create_demo_estimator
+
+        estimator = create_demo_estimator(args.weights, num_threads=args.torch_threads)
     elif args.backend == "studio-truth":
         if vrig is None:
             raise ValueError("--backend studio-truth works with --studio only")
@@ -125,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     if args.export is not None and args.export.suffix.lower().lstrip(".") not in SESSION_EXPORT_FORMATS:
         raise ValueError(f"unknown export format {args.export.suffix!r}; expected one of {SESSION_EXPORT_FORMATS}")
     if not args.headless:
-        print("note: the desktop app is not available yet; running headless")
+        print("note: `ppt-mocap run` shows no window; `ppt-mocap gui` is the desktop app")
     sources, rig, estimator, settings = build(args)
     streamer = None
     if args.stream:
