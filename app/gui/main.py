@@ -472,17 +472,17 @@ class MainWindow(QtWidgets.QMainWindow):
         for name, cam in m.cameras.items():
             state = "" if cam.get("connected", True) else "  LOST"
             frame = frames.get(name)
-            offset = (f"  {(frame.t_capture_ns - latest.frame_set.t_ns) / 1e6:+.1f} ms"
+            offset = (f"  sync {(frame.t_capture_ns - latest.frame_set.t_ns) / 1e6:+.1f} ms"
                       if frame is not None and frame.t_capture_ns >= 0 else "")
-            self.views.set_camera_status(name, f"{cam.get('fps', 0):.1f} fps  {cam.get('dropped', 0)} dropped  "
-                                               f"sync{offset} (spread {spread:.1f} ms){state}")
+            self.views.set_camera_status(name, f"{cam.get('fps', 0):.1f} fps  {cam.get('dropped', 0)} dropped"
+                                               f"{offset}{state}")
         display = self.display_fps()
         self.views.fps.append(time.monotonic(), {"pipeline": m.fps, "display": display})
         lat = m.latency_ms.get("glass_to_skeleton", {})
         rec = ""
         if m.recording:
             rec = f"  ● REC {m.recording.get('frames_written', 0)} frames"
-        self.rate_label.setText(f"pipeline {m.fps:.1f} fps  display {display:.1f} fps  "
+        self.rate_label.setText(f"pipeline {m.fps:.1f} fps  display {display:.1f} fps  sync spread {spread:.1f} ms  "
                                 f"glass-to-skeleton p50 {lat.get('p50', float('nan')):.0f} ms  "
                                 f"results {m.results}  errors {m.errors}{rec}")
 
