@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "virtual studio; estimate 2D, triangulate, filter; record, stream and export.")
     src = p.add_argument_group("sources")
     src.add_argument("--source", action="append", default=[], metavar="NAME=SPEC",
-                     help="camera NAME (as in the calibration) = device index, /dev/videoN, rtsp:// or http:// URL, "
+                     help="camera NAME (as in the calibration) = device index or /dev/videoN with an optional mode "
+                     "(0:1280x720@60), rtsp:// or http:// URL, "
                      "video file or image folder; repeat per camera")
     src.add_argument("--studio", metavar="PRESET", default=None,
                      help="use the virtual studio with this camera preset (ring4, stereo2, ring8, high-low4)")

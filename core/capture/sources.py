@@ -645,15 +645,31 @@ def list_cameras(max_index: int = 10) -> list[dict]:
     return found
 
 
+def _parse_webcam_spec(spec: str):
+    """``DEVICE[:WIDTHxHEIGHT][@FPS]`` (device an index or /dev/videoN) -> (device, w, h, fps), else None."""
+    import re
+
+    m = re.fullmatch(r"(\d+|/dev/video\d+)(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?", spec)
+    if m is None:
+        return None
+    device = int(m.group(1)) if m.group(1).isdigit() else m.group(1)
+    w = int(m.group(2)) if m.group(2) else None
+    h = int(m.group(3)) if m.group(3) else None
+    return device, w, h, float(m.group(4)) if m.group(4) else None
+
+
 def source_from_spec(name: str, spec: str, realtime: bool = True, start_ns: int | None = None,
                      fps: float | None = None) -> Source:
-    """Build a source from a command-line value: a device index (``0``), a device path (``/dev/video2``), a URL
-    (``rtsp://``, ``http://``), a video file, an image folder, or ``synthetic`` (generated frames)."""
+    """Build a source from a command-line value: a device index or path with an optional mode
+    (``0``, ``/dev/video2``, ``0:1280x720@60``), a URL (``rtsp://``, ``http://``), a video file, an image folder,
+    or ``synthetic`` (generated frames)."""
     spec = str(spec).strip()
     if not spec:
         raise ValueError(f"camera {name!r}: empty source")
-    if spec.isdigit() or spec.startswith("/dev/video"):
-        return WebcamSource(name, int(spec) if spec.isdigit() else spec, fps=fps)
+    webcam = _parse_webcam_spec(spec)
+    if webcam is not None:
+        device, width, height, rate = webcam
+        return WebcamSource(name, device, width=width, height=height, fps=rate or fps)
     if "://" in spec:
         return URLSource(name, spec, fps=fps)
     if spec == "synthetic":

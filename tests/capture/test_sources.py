@@ -173,6 +173,9 @@ def test_camera_lost_and_back_events_with_reconnect():
 def test_source_from_spec_and_bad_specs(tmp_path):
     path = write_video(tmp_path / "v.avi", frames=2)
     assert isinstance(source_from_spec("a", "0"), WebcamSource)
+    cam = source_from_spec("a", "/dev/video2:1280x720@60")
+    assert (cam.device, cam.width, cam.height, cam.fps) == ("/dev/video2", 1280, 720, 60.0)
+    assert source_from_spec("a", "1@30").fps == 30.0 and source_from_spec("a", "1@30").width is None
     assert isinstance(source_from_spec("a", "rtsp://127.0.0.1:8554/cam"), URLSource)
     assert isinstance(source_from_spec("a", str(path)), VideoFileSource)
     assert isinstance(source_from_spec("a", str(tmp_path)), ImageFolderSource)
