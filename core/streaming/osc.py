@@ -159,11 +159,16 @@ class OSCStreamer:
         self._sock.close()
 
 
-def streamer_from_url(url: str) -> OSCStreamer:
-    """``osc://HOST:PORT[/prefix]`` or ``osc.udp://HOST:PORT`` -> :class:`OSCStreamer`."""
+def streamer_from_url(url: str):
+    """``osc://HOST:PORT[/prefix]`` (or ``osc.udp://``) -> :class:`OSCStreamer` sending to that address;
+    ``ws://HOST:PORT`` -> :class:`core.streaming.websocket.WebSocketStreamer` listening there."""
     parsed = urlparse(url)
-    if parsed.scheme not in ("osc", "osc.udp", "udp"):
-        raise ValueError(f"unsupported stream URL {url!r}; expected osc://HOST:PORT[/prefix]")
-    if not parsed.hostname or not parsed.port:
+    if parsed.scheme not in ("osc", "osc.udp", "udp", "ws"):
+        raise ValueError(f"unsupported stream URL {url!r}; expected osc://HOST:PORT[/prefix] or ws://HOST:PORT")
+    if not parsed.hostname or parsed.port is None:
         raise ValueError(f"stream URL {url!r} needs a host and a port, e.g. osc://127.0.0.1:9000")
+    if parsed.scheme == "ws":
+        from core.streaming.websocket import WebSocketStreamer
+
+        return WebSocketStreamer(parsed.hostname, parsed.port)
     return OSCStreamer(parsed.hostname, parsed.port, prefix=parsed.path or "/ppt")

@@ -28,7 +28,7 @@ def test_stream_url_parsing():
     assert s.address == ("127.0.0.1", 9123) and s.prefix == "/mocap"
     s.close()
     with pytest.raises(ValueError, match="unsupported stream URL"):
-        streamer_from_url("ws://127.0.0.1:9000")
+        streamer_from_url("http://127.0.0.1:9000")
     with pytest.raises(ValueError, match="needs a host and a port"):
         streamer_from_url("osc://127.0.0.1")
 
