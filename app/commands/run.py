@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out = p.add_argument_group("outputs")
     out.add_argument("--record", type=Path, default=None, help="record a session folder (videos, timestamps, results)")
     out.add_argument("--overwrite", action="store_true", help="replace an existing --record folder")
-    out.add_argument("--stream", default=None, metavar="URL", help="stream 3D joints, e.g. osc://127.0.0.1:9000")
+    out.add_argument("--stream", default=None, metavar="URL", help="stream 3D joints: osc://HOST:PORT (send OSC over UDP) or ws://HOST:PORT (serve WebSocket JSON)")
     out.add_argument("--export", type=Path, default=None,
                      help="write all 3D results at the end (.trc, .c3d, .csv, .json, .bvh, .npz)")
     p.add_argument("--headless", action="store_true",
