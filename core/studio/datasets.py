@@ -39,12 +39,11 @@ from core.studio.render import CameraRenderer, joint_visibility
 from core.studio.rig_presets import PRESETS, make_rig, realistic_intrinsics
 from core.studio.scene import Scene, SceneActor, random_lighting, random_props, random_room
 from core.studio.studio import person_boxes
+from core.train.augment import augment_person
 from core.train.datasets import register_dataset
 from core.train.targets import rounded_gaussian_targets, unbiased_gaussian_targets
 
 log = logging.getLogger(__name__)
-
-UPPER_BODY_COCO = np.arange(11)  # nose .. wrists
 
 
 def lens_pool(seed: int, size: tuple[int, int], count: int = 12) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -243,17 +242,8 @@ class StudioSingleView(_StudioSamples):
         center, scale = center[0], scale[0]
         rotation = 0.0
         if self.train:
-            if flags.sum() > 8 and rng.random() < 0.3:
-                center, scale = self._half_body(joints, flags, rng, W / H, center, scale)
-            scale = scale * np.clip(1 + 0.35 * rng.standard_normal(), 0.65, 1.35)
-            rotation = float(np.clip(45 * rng.standard_normal(), -90, 90)) if rng.random() < 0.6 else 0.0
-            if rng.random() < 0.5:
-                image = image[:, ::-1]
-                joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
-                perm = COCO17.flip_permutation()
-                joints, flags, visible = joints[perm], flags[perm], visible[perm]
-                center = center.copy()
-                center[0] = image.shape[1] - 1 - center[0]
+            image, joints, flags, (visible,), center, scale, rotation = augment_person(
+                rng, image, joints, flags, center, scale, W / H, COCO17.flip_permutation(), (visible,))
         affine = crop_affine(center, scale, (H, W), rotation)
         crop = warp_crop(np.ascontiguousarray(image), affine, (H, W))
         hm_affine = crop_affine(center, scale, self.heatmap_size, rotation)
@@ -261,21 +251,6 @@ class StudioSingleView(_StudioSamples):
                                                  self.heatmap_size, self.sigma)
         return {"crop": crop, "joints": apply_affine(affine, joints), "visible": visible, "labelled": flags,
                 "heatmap": heat, "weight": weight, "affine": affine, "center": center, "scale": scale}
-
-    @staticmethod
-    def _half_body(joints, flags, rng, aspect, center, scale):
-        idx = np.arange(len(joints))
-        upper = np.isin(idx, UPPER_BODY_COCO) & (flags > 0)
-        lower = ~np.isin(idx, UPPER_BODY_COCO) & (flags > 0)
-        chosen = upper if (rng.standard_normal() < 0.5 and upper.sum() > 2) else lower
-        if chosen.sum() < 2:
-            return center, scale
-        pts = joints[chosen]
-        lo, hi = pts.min(0), pts.max(0)
-        if hi[0] - lo[0] < 2 or hi[1] - lo[1] < 2:
-            return center, scale
-        c, s = box_to_center_scale(np.array([[lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]]]), aspect, padding=1.5)
-        return c[0], s[0]
 
     def __getitem__(self, index: int) -> dict:
         s = self.sample(index)

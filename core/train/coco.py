@@ -18,10 +18,9 @@ from torch.utils.data import Dataset
 from core.geometry.skeletons import COCO17
 from core.inference.preprocess import (apply_affine, box_to_center_scale, crop_affine, normalize_crops,
                                        warp_crop)
+from core.train.augment import augment_person
 from core.train.datasets import register_dataset
 from core.train.targets import unbiased_gaussian_targets
-
-UPPER_BODY = np.arange(11)  # nose .. wrists
 
 
 class CocoKeypoints(Dataset):
@@ -75,17 +74,8 @@ class CocoKeypoints(Dataset):
         rotation = 0.0
         image = self.load_image(ann["image_id"])
         if self.train and rng is not None:
-            if visible.sum() > 8 and rng.random() < 0.3:
-                center, scale = self._half_body(joints, visible, rng, W / H, center, scale)
-            scale = scale * np.clip(1 + 0.35 * rng.standard_normal(), 0.65, 1.35)
-            rotation = float(np.clip(45 * rng.standard_normal(), -90, 90)) if rng.random() < 0.6 else 0.0
-            if rng.random() < 0.5:
-                image = image[:, ::-1]
-                joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
-                perm = COCO17.flip_permutation()
-                joints, visible = joints[perm], visible[perm]
-                center = center.copy()
-                center[0] = image.shape[1] - 1 - center[0]
+            image, joints, visible, _, center, scale, rotation = augment_person(
+                rng, image, joints, visible, center, scale, W / H, COCO17.flip_permutation())
         affine = crop_affine(center, scale, (H, W), rotation)
         crop = warp_crop(np.ascontiguousarray(image), affine, (H, W))
         hm_affine = crop_affine(center, scale, self.heatmap_size, rotation)
@@ -94,21 +84,6 @@ class CocoKeypoints(Dataset):
         return {"crop": crop, "joints": apply_affine(affine, joints), "visible": visible, "heatmap": heat,
                 "weight": weight, "affine": affine, "center": center, "scale": scale,
                 "image_id": ann["image_id"]}
-
-    @staticmethod
-    def _half_body(joints, visible, rng, aspect, center, scale):
-        upper = np.isin(np.arange(len(joints)), UPPER_BODY) & (visible > 0)
-        lower = ~np.isin(np.arange(len(joints)), UPPER_BODY) & (visible > 0)
-        chosen = upper if (rng.standard_normal() < 0.5 and upper.sum() > 2) else lower
-        if chosen.sum() < 2:
-            return center, scale
-        pts = joints[chosen]
-        lo, hi = pts.min(0), pts.max(0)
-        box = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
-        if box[2] < 2 or box[3] < 2:
-            return center, scale
-        c, s = box_to_center_scale(box[None], aspect, padding=1.5)
-        return c[0], s[0]
 
     def __getitem__(self, i: int) -> dict:
         rng = np.random.default_rng([self.seed, i, np.random.randint(1 << 30)]) if self.train else None
