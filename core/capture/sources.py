@@ -14,6 +14,7 @@ they are paced in real time or read as fast as possible.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import glob
 import logging
 import os
@@ -88,7 +89,7 @@ class LatestSlot:
             return self._item
 
 
-class Source:
+class Source(ABC):
     """One camera-like input. Subclasses implement :meth:`open`, :meth:`read` and :meth:`close`.
 
     Attributes:
@@ -106,13 +107,13 @@ class Source:
         self.fps = fps
         self.ended = False
 
+    @abstractmethod
     def open(self) -> None:
         """Open the input; raise :class:`SourceError` with a clear message on failure."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self) -> tuple[np.ndarray, int | None, int | None] | None:
         """Next image ``(H, W, 3) uint8 BGR`` with optional ``(t_capture_ns, index)``; ``None`` on failure/end."""
-        raise NotImplementedError
 
     def close(self) -> None:
         pass
@@ -128,8 +129,9 @@ class OpenCVSource(Source):
         super().__init__(name, fps)
         self._cap: cv2.VideoCapture | None = None
 
+    @abstractmethod
     def _open_capture(self) -> cv2.VideoCapture:
-        raise NotImplementedError
+        """The opened ``cv2.VideoCapture`` of this device, URL or file."""
 
     def open(self) -> None:
         self.close()

@@ -6,6 +6,7 @@ camera missing from the frame set has NaN keypoints and zero confidence.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import time
 from dataclasses import dataclass, field
 
@@ -58,7 +59,7 @@ class Poses2D:
         return Poses2D(list(cameras), np.full((C, J, 2), np.nan), np.zeros((C, J)), skeleton, frame_index=frame_index)
 
 
-class Estimator:
+class Estimator(ABC):
     """Base class of 2D backends.
 
     Attributes:
@@ -71,8 +72,9 @@ class Estimator:
     skeleton: Skeleton
     description = ""
 
+    @abstractmethod
     def estimate(self, frame_set: FrameSet, rig: CameraRig) -> Poses2D:
-        raise NotImplementedError
+        """2D keypoints of every camera of ``frame_set`` (rig order)."""
 
     def settings(self) -> dict:
         """What to store in a result set's ``settings.json`` to reproduce this estimator."""

@@ -21,6 +21,7 @@ Registered with the trainer as ``studio-single`` and ``studio-multi`` (:mod:`cor
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import logging
 from dataclasses import dataclass
 
@@ -80,7 +81,7 @@ class _Stage:
     renderers: list[CameraRenderer]
 
 
-class _StudioSamples(Dataset):
+class _StudioSamples(Dataset, ABC):
     """Shared machinery: seeded stages (room + cameras, cached) and people posed at random moments."""
 
     def __init__(self, length: int, seed: int, reuse: int, render_size: tuple[int, int], motion: str,
@@ -107,8 +108,9 @@ class _StudioSamples(Dataset):
     def __len__(self) -> int:
         return self.length
 
+    @abstractmethod
     def _cameras(self, rng: np.random.Generator, target: np.ndarray) -> list[Camera]:
-        raise NotImplementedError
+        """The cameras of one stage, looking at ``target`` (3,) world metres."""
 
     def _room(self, k: int, spread: float, top: float):
         """Room ``k`` of the dataset's pool, large enough for cameras ``spread`` m out and ``top`` m high.

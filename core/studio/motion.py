@@ -17,6 +17,7 @@ back through :class:`core.studio.trajectory.TrajectoryMotion`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import math
 from dataclasses import dataclass, field
 
@@ -112,7 +113,7 @@ class StartState:
     yaw: float
 
 
-class Segment:
+class Segment(ABC):
     """A piece of motion over local time ``tau`` in [0, duration] (values beyond stay defined)."""
 
     name = "segment"
@@ -127,8 +128,9 @@ class Segment:
         s = self.start
         return {PLANT_NONE: s.pelvis_xy, PLANT_BOTH: s.feet_xy, PLANT_LEFT: s.left_xy, PLANT_RIGHT: s.right_xy}[self.plant]
 
+    @abstractmethod
     def channels(self, tau: np.ndarray) -> Channels:
-        raise NotImplementedError
+        """Joint-angle and root channels at local times ``tau`` (T,) seconds."""
 
     def seated_times(self) -> list[float]:
         """Local times at which the actor sits (sit-to-stand places a stool there)."""
@@ -582,13 +584,14 @@ SEGMENT_TYPES = {"turn": Turn, "squat": Squat, "arm_raise": ArmRaise, "reach": R
 
 
 # ------------------------------------------------------------------------------------------------
-class Motion:
+class Motion(ABC):
     """A motion: ``sample(shape, times)`` -> :class:`BodyPose` (T frames, world frame, metres)."""
 
     name = "motion"
 
+    @abstractmethod
     def sample(self, shape: BodyShape, times: np.ndarray) -> BodyPose:
-        raise NotImplementedError
+        """Poses of an actor of ``shape`` at ``times`` (T,) seconds."""
 
     def seats(self, shape: BodyShape, duration: float) -> list[tuple[np.ndarray, float, float]]:
         """Stools this motion sits on within ``duration`` s: (pelvis xy (2,), yaw, pelvis height)."""
