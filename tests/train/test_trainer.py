@@ -129,7 +129,8 @@ def test_distributed_two_processes_gloo(tmp_path):
         "cfg = t.tiny_config(Path(sys.argv[1]))\n"
         "tr = Trainer(cfg)\n"
         "m = tr.fit()\n"
-        "print('rank', tr.rank, 'world', tr.world_size, 'epoch', m['epoch'], flush=True)\n"
+        "sys.stdout.write(f\"rank {tr.rank} world {tr.world_size} epoch {m['epoch']}\\n\")\n"  # one atomic write
+        "sys.stdout.flush()\n"
         "dist.destroy_process_group()\n")
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1")
