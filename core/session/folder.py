@@ -108,7 +108,7 @@ class SessionManifest:
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, default=_json_default)
+        return json.dumps(asdict(self), indent=2, default=json_default)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "session.json") -> "SessionManifest":
@@ -133,20 +133,36 @@ class SessionManifest:
         return manifest
 
 
-def _json_default(value):
+def json_default(value, lenient: bool = False):
+    """``json.dumps`` fallback for numpy values and paths; other types raise, or become ``str`` if ``lenient``."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in session.json")
+    if lenient:
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a session's JSON files")
 
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def write_json_atomic(path: Path, data: dict, lenient: bool = False) -> None:
+    """Write ``data`` as JSON through a temporary file, so a kill never leaves a half-written file."""
+    _atomic_write(Path(path), json.dumps(data, indent=2, default=lambda v: json_default(v, lenient)))
+
+
+def read_json(path: Path) -> dict:
+    """Read a session JSON file; a damaged one raises ``ValueError`` naming the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
 
 
 # ------------------------------------------------------------------------------------------------
@@ -400,10 +416,7 @@ class SessionReader:
         mpath = path / MANIFEST
         if not mpath.exists():
             raise FileNotFoundError(f"{path} is not a session folder: {MANIFEST} is missing")
-        try:
-            data = json.loads(mpath.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{mpath}: not valid JSON ({exc})") from exc
+        data = read_json(mpath)
         self.path = path
         self.manifest = SessionManifest.from_dict(data, str(mpath))
         try:

@@ -19,7 +19,6 @@ Result arrays (T results, C cameras, J joints): ``frame_index (T,)`` (the record
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -33,28 +32,13 @@ from core.capture.frame import Frame
 from core.capture.sync import FrameSynchronizer
 from core.geometry import CameraRig
 from core.geometry.skeletons import Skeleton
+from core.session.folder import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 RESULTS_DIR = "results"
 LATENCY_COLUMNS = ("sync", "queue", "estimate_2d", "triangulate_3d", "filter", "glass_to_skeleton")
 _END = object()
-
-
-def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    tmp.replace(path)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 def _save_npz(path: Path, arrays: dict) -> None:
@@ -110,10 +94,9 @@ class ResultWriter:
         self.count = 0
         self._lock = threading.Lock()
         self._closed = False
-        _atomic_json(self.folder / "settings.json", {"cameras": self.cameras, "skeleton": skeleton.name,
-                                                     "joints": list(skeleton.joints), "complete": False,
-                                                     "latency_columns": list(LATENCY_COLUMNS),
-                                                     **(settings or {})})
+        write_json_atomic(self.folder / "settings.json", {
+            "cameras": self.cameras, "skeleton": skeleton.name, "joints": list(skeleton.joints), "complete": False,
+            "latency_columns": list(LATENCY_COLUMNS), **(settings or {})}, lenient=True)
 
     def add(self, result, frame_index: int = -1) -> None:
         """Append one :class:`core.pipeline.PipelineResult`."""
@@ -165,10 +148,10 @@ class ResultWriter:
             self._flush_locked()
             self._closed = True
         merge_result_chunks(self.folder)
-        settings = json.loads((self.folder / "settings.json").read_text())
+        settings = read_json(self.folder / "settings.json")
         settings["complete"] = True
         settings["results"] = self.count
-        _atomic_json(self.folder / "settings.json", settings)
+        write_json_atomic(self.folder / "settings.json", settings, lenient=True)
         return self.folder
 
 

@@ -8,7 +8,6 @@ left behind).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from core.capture.frame import Frame, FrameSet
 from core.capture.sync import group_frames
 from core.geometry.filters import OneEuroFilter, butterworth_filter
 from core.geometry.skeletons import get_skeleton
+from core.session.folder import read_json
 from core.session.recorder import RESULTS_DIR, ResultWriter, load_result_chunks
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,7 @@ def load_results(session, name: str) -> ResultSet:
     spath = folder / "settings.json"
     if not spath.exists():
         raise FileNotFoundError(f"{folder}: settings.json is missing")
-    try:
-        settings = json.loads(spath.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{spath}: not valid JSON ({exc})") from exc
+    settings = read_json(spath)
     arrays: dict = {}
     for fname in ("poses_2d.npz", "poses_3d.npz"):
         p = folder / fname
