@@ -31,3 +31,15 @@ def shared_path(*parts: str) -> Path:
 def shared_data():
     """The ``shared_path`` function as a fixture."""
     return shared_path
+
+
+def wait_for(predicate, timeout: float = 30.0, poll: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False); for threaded code."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return False

@@ -13,6 +13,7 @@ from core.capture.sources import (
     WebcamSource, list_cameras, source_from_spec,
 )
 from tests.capture.mjpeg_server import MJPEGServer
+from tests.conftest import wait_for
 
 
 def write_video(path, frames=12, size=(160, 120), fps=30.0):
@@ -23,14 +24,6 @@ def write_video(path, frames=12, size=(160, 120), fps=30.0):
     writer.release()
     return path
 
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_latest_slot_overwrites_and_counts_drops():

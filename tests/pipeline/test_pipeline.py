@@ -1,7 +1,5 @@
 """The live pipeline end to end: real Pose2Sim videos + OpenPose JSON, the virtual studio, failures."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -14,16 +12,8 @@ from core.geometry.skeletons import POSE2SIM_BODY25B_MARKERS
 from core.pipeline import Pipeline, PipelineSettings, match_sources_to_rig, triangulate_poses
 from core.session.export import write_points
 from core.session.trc import read_trc
-from tests.conftest import shared_path
+from tests.conftest import shared_path, wait_for
 
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_pose2sim_videos_and_openpose_json_through_the_pipeline_match_the_reference_trc(tmp_path):

@@ -18,16 +18,10 @@ from core.pipeline import Pipeline, PipelineSettings
 from core.session.folder import SessionReader
 from core.session.replay import Session, load_results
 
+from tests.conftest import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_recording_keeps_every_frame_and_the_results(tmp_path):
