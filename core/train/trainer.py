@@ -36,6 +36,15 @@ from core.train.schedules import keep_ratio_at
 log = logging.getLogger(__name__)
 
 
+def single_threaded_worker(worker_id: int) -> None:
+    """DataLoader worker init: one thread for OpenCV and torch, so data workers do not compete with the
+    training step's intra-op threads for the cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -118,7 +127,8 @@ class Trainer:
         generator = torch.Generator().manual_seed(config.train.seed)
         self.loader = DataLoader(self.train_set, batch_size=config.optim.batch_size, shuffle=self.sampler is None,
                                  sampler=self.sampler, num_workers=config.train.workers, drop_last=True,
-                                 generator=generator, persistent_workers=config.train.workers > 0)
+                                 generator=generator, persistent_workers=config.train.workers > 0,
+                                 worker_init_fn=single_threaded_worker if config.train.workers > 0 else None)
         if len(self.loader) == 0:
             raise ValueError(f"the training set has {len(self.train_set)} samples, fewer than one batch of "
                              f"{config.optim.batch_size}")
