@@ -61,69 +61,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_sources(specs: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for spec in specs:
-        name, sep, value = spec.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ValueError(f"--source {spec!r}: expected NAME=DEVICE|URL|FILE, e.g. cam_01=0")
-        out.append((name.strip(), value.strip()))
-    return out
-
-
 def build(args: argparse.Namespace):
-    """(sources, rig, estimator, settings) from the command line."""
-    from core.capture.sources import source_from_spec
-    from core.estimators import create_estimator
-    from core.geometry import CameraRig
-    from core.pipeline import PipelineSettings, match_sources_to_rig
+    """(sources, rig, estimator, settings) from the command line (the builders the app uses as well)."""
+    from core.capture.setup import open_sources
+    from core.estimators import build_backend
+    from core.pipeline import PipelineSettings
 
-    if args.studio and args.source:
-        raise ValueError("use either --studio or --source, not both")
-    if not args.studio and not args.source:
-        raise ValueError("no sources: give --source NAME=SPEC per camera, or --studio PRESET")
-    vrig = None
-    if args.studio:
-        from core.capture.studio import make_virtual_rig, studio_sources
-
-        vrig = make_virtual_rig(args.studio, fps=args.fps or 30.0, motion=args.studio_motion,
-                                realtime=not args.offline)
-        rig = vrig.studio.rig if args.calibration is None else CameraRig.load(args.calibration)
-        sources = studio_sources(vrig)
-    else:
-        specs = parse_sources(args.source)
-        if args.calibration is None:
-            raise ValueError("--calibration is required with --source (the cameras must be calibrated)")
-        rig = CameraRig.load(args.calibration)
-        match_sources_to_rig([n for n, _ in specs], rig)  # name mismatches fail before anything opens
-        sources = [source_from_spec(n, s, realtime=not args.offline, fps=args.fps) for n, s in specs]
-        if args.offline and any(s.live for s in sources):
-            raise ValueError("--offline works with video files and image folders only")
-    names = [s.name for s in sources]
-    if args.backend == "ppt":
-        estimator = create_estimator("ppt", preset=args.preset, weights=args.weights, num_threads=args.torch_threads)
-    elif args.backend == "openpose-json":
-        if args.keypoints is None:
-            raise ValueError("--backend openpose-json needs --keypoints FOLDER (one JSON folder per camera)")
-        estimator = create_estimator("openpose-json", cameras=[n for n in rig.names if n in names], root=args.keypoints)
-    elif args.backend == "demo":
-        from core.estimators.demo import create_demo_estimator
-
-        estimator = create_demo_estimator(args.weights, num_threads=args.torch_threads)
-    elif args.backend == "studio-truth":
-        if vrig is None:
-            raise ValueError("--backend studio-truth works with --studio only")
-        from core.capture.studio import StudioTruthEstimator
-
-        estimator = StudioTruthEstimator(vrig)
-    else:
-        estimator = create_estimator(args.backend)
+    setup = open_sources(studio=args.studio, studio_motion=args.studio_motion, sources=args.source,
+                         calibration=args.calibration, fps=args.fps, offline=args.offline)
+    estimator = build_backend(args.backend, setup.rig, virtual_rig=setup.virtual_rig, preset=args.preset,
+                              weights=args.weights, keypoints=args.keypoints, num_threads=args.torch_threads,
+                              device="auto")
     settings = PipelineSettings(mode="offline" if args.offline else "live", fps=args.fps,
                                 min_confidence=args.min_confidence,
                                 outliers=None if args.outliers == "none" else args.outliers,
                                 filter=None if args.filter == "none" else args.filter,
                                 torch_threads=args.torch_threads)
-    return sources, rig, estimator, settings
+    return setup.sources, setup.rig, estimator, settings
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,12 +1,11 @@
 """What the app runs: sources, calibration and 2D backend, remembered between runs, and the pipeline built from it
-through the command line's own builder (:func:`app.commands.run.build`)."""
+with the builders ``ppt-mocap run`` uses (:func:`core.capture.setup.open_sources`,
+:func:`core.estimators.build_backend`)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -56,68 +55,28 @@ class RunConfig:
 
 
 def build_pipeline(config: RunConfig, events=None):
-    """A ready (not started) :class:`core.pipeline.Pipeline`; errors name what is wrong (``ValueError``,
-    ``FileNotFoundError``)."""
-    from app.commands.run import build
-    from core.pipeline import Pipeline
+    """A ready (not started) :class:`core.pipeline.Pipeline` from the same builders as ``ppt-mocap run``; errors
+    name what is wrong (``ValueError``, ``FileNotFoundError``)."""
+    from core.capture.setup import open_sources
+    from core.pipeline import Pipeline, PipelineSettings
 
     if config.backend not in GUI_BACKENDS:
         raise ValueError(f"unknown backend {config.backend!r}; expected one of {GUI_BACKENDS}")
-    if config.calibration and not Path(config.calibration).is_file():
-        raise FileNotFoundError(f"calibration file not found: {config.calibration}")
-    # The CLI builder makes the sources, rig and settings. Backends it does not know (the demo PPT, our
-    # self-describing weights) are built here and replace its estimator; it then builds the cheapest one
-    # (the studio's exact 2D; with cameras a PPT it never runs).
-    own = config.backend == "demo" or (config.backend == "ppt" and config.weights)
-    cli_backend = ("studio-truth" if config.studio else "ppt") if own else config.backend
-    args = argparse.Namespace(
-        studio=config.studio, studio_motion=config.studio_motion, source=list(config.sources),
-        calibration=Path(config.calibration) if config.calibration else None, fps=config.fps, offline=False,
-        backend=cli_backend, preset="multiview_ppt_s", weights=None,
-        keypoints=Path(config.keypoints) if config.keypoints else None,
-        torch_threads=1, outliers=config.outliers, min_confidence=config.min_confidence, filter=config.filter)
-    if own:
-        from core.estimators.demo import create_demo_estimator
-
-        # Check the weights before opening any camera.
-        estimator = (create_demo_estimator(num_threads=1, device="auto") if config.backend == "demo"
-                     else _weights_estimator(Path(config.weights)))
-        sources, rig, _, settings = build(args)
-    else:
-        sources, rig, estimator, settings = build(args)
-    return Pipeline(sources, rig, estimator, settings, events=events)
+    setup = open_sources(studio=config.studio, studio_motion=config.studio_motion, sources=list(config.sources),
+                         calibration=config.calibration, fps=config.fps)
+    estimator = build_estimator(config, setup.rig, setup.virtual_rig)
+    settings = PipelineSettings(mode="live", fps=config.fps, min_confidence=config.min_confidence,
+                                outliers=None if config.outliers == "none" else config.outliers,
+                                filter=None if config.filter == "none" else config.filter, torch_threads=1)
+    return Pipeline(setup.sources, setup.rig, estimator, settings, events=events)
 
 
-def _weights_estimator(path: Path):
-    """PPT on ``path``: our self-describing file, else an official checkpoint of ``multiview_ppt_s``."""
-    from core.estimators import create_estimator
-    from core.estimators.demo import create_demo_estimator
+def build_estimator(config: RunConfig, rig, virtual_rig=None):
+    """The 2D backend of ``config`` for ``rig``'s cameras (``virtual_rig``: the live studio, for studio-truth);
+    also used to re-process a recorded session."""
+    from core.estimators import build_backend
 
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        return create_demo_estimator(path, num_threads=1, device="auto")
-    except ValueError as exc:
-        if "expected a ppt-mocap weights file" not in str(exc):
-            raise
-    return create_estimator("ppt", preset="multiview_ppt_s", weights=path, num_threads=1)
-
-
-def build_estimator(config: RunConfig, rig):
-    """The 2D backend of ``config`` alone (for re-processing a recorded session with ``rig``'s cameras)."""
-    from core.estimators import create_estimator
-    from core.estimators.demo import create_demo_estimator
-
-    if config.backend == "demo":
-        return create_demo_estimator(num_threads=1, device="auto")
-    if config.backend == "ppt":
-        if config.weights:
-            return _weights_estimator(Path(config.weights))
-        return create_estimator("ppt", preset="multiview_ppt_s", num_threads=1)
-    if config.backend == "openpose-json":
-        if not config.keypoints:
-            raise ValueError("the openpose-json backend needs a keypoint folder (Setup…)")
-        return create_estimator("openpose-json", cameras=list(rig.names), root=Path(config.keypoints))
-    if config.backend == "studio-truth":
-        raise ValueError("the studio-truth backend works with the live virtual studio only; choose demo or ppt")
-    return create_estimator(config.backend)
+    if config.backend not in GUI_BACKENDS:
+        raise ValueError(f"unknown backend {config.backend!r}; expected one of {GUI_BACKENDS}")
+    return build_backend(config.backend, rig, virtual_rig=virtual_rig, weights=config.weights,
+                         keypoints=config.keypoints, num_threads=1, device="auto")

@@ -33,4 +33,53 @@ def create_estimator(backend: str, cameras: list[str] | None = None, **options) 
     raise ValueError(f"unknown 2D backend {backend!r}; expected one of {BACKENDS}")
 
 
-__all__ = ["BACKENDS", "Estimator", "Poses2D", "create_estimator"]
+#: Backends a run can choose by name (``build_backend``): ``demo`` is PPT on the shipped demo weights and
+#: ``studio-truth`` the virtual studio's exact 2D.
+RUN_BACKENDS = ("demo", "ppt", "mediapipe", "openpose-json", "studio-truth")
+
+
+def build_backend(backend: str, rig=None, *, virtual_rig=None, preset: str = "multiview_ppt_s", weights=None,
+                  keypoints=None, num_threads: int = 1, device: str = "auto") -> Estimator:
+    """The 2D backend of a run, by name (one of :data:`RUN_BACKENDS`).
+
+    ``ppt`` with ``weights``: a ppt-mocap weights file (self-describing, e.g. the demo weights) builds its own
+    architecture; any other file is read as an official checkpoint of ``preset`` (strict). ``openpose-json`` needs
+    ``keypoints`` (folder of per-camera JSON folders) and ``rig`` (camera names); ``studio-truth`` needs the
+    studio's ``virtual_rig``. Errors name what is missing or wrong.
+    """
+    from pathlib import Path
+
+    if backend == "demo":
+        from core.estimators.demo import create_demo_estimator
+
+        return create_demo_estimator(weights, num_threads=num_threads, device=device)
+    if backend == "ppt":
+        if weights is None:
+            return create_estimator("ppt", preset=preset, num_threads=num_threads, device=device)
+        from core.estimators.demo import create_demo_estimator
+        from core.inference.demo import is_weights_file
+
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file not found: {path}")
+        if is_weights_file(path):
+            return create_demo_estimator(path, num_threads=num_threads, device=device)
+        return create_estimator("ppt", preset=preset, weights=path, num_threads=num_threads, device=device)
+    if backend in ("openpose-json", "openpose"):
+        if keypoints is None:
+            raise ValueError("the openpose-json backend needs a keypoint folder (one JSON folder per camera)")
+        if rig is None:
+            raise ValueError("the openpose-json backend needs the calibration's camera names")
+        return create_estimator("openpose-json", cameras=list(rig.names), root=Path(keypoints))
+    if backend == "studio-truth":
+        if virtual_rig is None:
+            raise ValueError("the studio-truth backend works with the live virtual studio only; choose demo or ppt")
+        from core.capture.studio import StudioTruthEstimator
+
+        return StudioTruthEstimator(virtual_rig)
+    if backend == "mediapipe":
+        return create_estimator("mediapipe")
+    raise ValueError(f"unknown 2D backend {backend!r}; expected one of {RUN_BACKENDS}")
+
+
+__all__ = ["BACKENDS", "RUN_BACKENDS", "Estimator", "Poses2D", "build_backend", "create_estimator"]

@@ -49,6 +49,18 @@ def read_weights_file(path) -> tuple[ModelConfig, dict]:
     return config_from_dict(dict(data["model_config"]), str(path)), data
 
 
+def is_weights_file(path) -> bool:
+    """Whether ``path`` is a ppt-mocap weights file (``state_dict`` + ``model_config``) rather than, e.g., an
+    official checkpoint; unreadable files raise ``ValueError``."""
+    try:
+        read_weights_file(path)
+    except ValueError as exc:
+        if "expected a ppt-mocap weights file" in str(exc):
+            return False
+        raise
+    return True
+
+
 def load_weights(path, expect: ModelConfig | str | None = None):
     """Build the model a weights file describes and load it (eval mode, float32).
 
