@@ -257,8 +257,15 @@ class ReplayPanel(QtWidgets.QWidget):
                 skeleton = None
         if skeleton is not None:
             self.window._set_joints(skeleton)
+        masks = {}
+        p2 = item.poses_2d
+        if p2 is not None and p2.kept_tokens:
+            if self.window.token_combo.count() != 2 + len(p2.kept_tokens):
+                layers = list(self.session.results(name).settings.get("pruning_layers", ()) or ())
+                self.window._set_token_stages(len(p2.kept_tokens), layers)
+            masks = self.window.masks_for(p2, item.frame_set)
         self.window.views.show_result(item.frame_set, skeleton, item.keypoints, item.confidence, item.points_3d,
-                                      t=item.index / max(1.0, self.session.fps))
+                                      masks, t=item.index / max(1.0, self.session.fps))
         self.window.views.redraw(force_3d=not self.timer.isActive())
 
     def redraw(self) -> None:

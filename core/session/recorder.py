@@ -12,7 +12,9 @@
 
 Result arrays (T results, C cameras, J joints): ``frame_index (T,)`` (the recorded frame set, -1 if unknown),
 ``t_ns (T,)``, ``frame_t_capture_ns (T, C)`` (-1 for a missing camera), ``keypoints (T, C, J, 2)`` px,
-``confidence (T, C, J)``, ``kept_tokens_<s> (T, C, K_s)`` (-1 = missing camera), ``points_3d (T, J, 3)``
+``confidence (T, C, J)``, ``kept_tokens_<s> (T, C, K_s)`` (-1 = missing camera) with, to draw them,
+``token_to_image (T, C, 2, 3)`` (model-input px -> image px), ``token_grid (T, 2)`` and ``token_stride (T, 2)``
+(rows, cols), ``points_3d (T, J, 3)``
 (filtered), ``raw_points_3d (T, J, 3)``, ``reprojection_error (T, J)`` px, ``views_used (T, C, J)``,
 ``latency_ms (T, 6)`` (columns ``LATENCY_COLUMNS``).
 """
@@ -118,6 +120,10 @@ class ResultWriter:
         }
         for s, k in enumerate(p2.kept_tokens):
             row[f"kept_tokens_{s}"] = np.asarray(k, dtype=np.int16)
+        if p2.kept_tokens and p2.token_to_image is not None:  # what replay needs to draw the token maps
+            row["token_to_image"] = np.asarray(p2.token_to_image, dtype=np.float32)
+            row["token_grid"] = np.asarray(p2.token_grid, dtype=np.int16)
+            row["token_stride"] = np.asarray(p2.token_stride, dtype=np.int16)
         with self._lock:
             if self._closed:
                 return
@@ -155,7 +161,8 @@ class ResultWriter:
         return self.folder
 
 
-_2D_KEYS = ("frame_index", "t_ns", "frame_t_capture_ns", "keypoints", "confidence")
+_2D_KEYS = ("frame_index", "t_ns", "frame_t_capture_ns", "keypoints", "confidence", "token_to_image", "token_grid",
+            "token_stride")
 _3D_KEYS = ("frame_index", "t_ns", "points_3d", "raw_points_3d", "reprojection_error", "views_used", "latency_ms")
 
 

@@ -57,6 +57,25 @@ class ResultSet:
         hits = np.nonzero(idx == frame_index)[0]
         return int(hits[-1]) if hits.size else None
 
+    def poses_2d(self, row: int, cameras: list[str]):
+        """Row ``row`` as :class:`core.estimators.Poses2D` for ``cameras`` (the recording's camera order), with the
+        kept tokens and their token-to-image affines when the recording has them (``None`` without 2D)."""
+        from core.estimators.base import Poses2D
+
+        a = self.arrays
+        if "keypoints" not in a or "confidence" not in a:
+            return None
+        stages = sorted((k for k in a if k.startswith("kept_tokens_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+        tokens = {}
+        if stages and all(k in a for k in ("token_to_image", "token_grid", "token_stride")):
+            tokens = {"kept_tokens": [a[k][row].astype(np.int64) for k in stages],
+                      "token_grid": tuple(int(v) for v in a["token_grid"][row]),
+                      "token_stride": tuple(int(v) for v in a["token_stride"][row]),
+                      "token_to_image": a["token_to_image"][row].astype(np.float64)}
+        frame = int(a["frame_index"][row]) if "frame_index" in a else row
+        return Poses2D(list(cameras), a["keypoints"][row], a["confidence"][row], self.skeleton, frame_index=frame,
+                       **tokens)
+
     def points_by_frame(self, num_frames: int) -> np.ndarray:
         """3D points laid out per recorded frame set, (num_frames, J, 3); NaN where nothing was processed."""
         pts = self.arrays["points_3d"]
@@ -109,6 +128,7 @@ class ReplayItem:
     keypoints: np.ndarray | None
     confidence: np.ndarray | None
     points_3d: np.ndarray | None
+    poses_2d: object | None = None  # core.estimators.Poses2D with the kept tokens, when recorded
 
 
 class Session:
@@ -239,7 +259,8 @@ class Session:
             else:
                 a = res.arrays
                 yield ReplayItem(fs.index, fs, a.get("keypoints", [None] * (row + 1))[row],
-                                 a.get("confidence", [None] * (row + 1))[row], a["points_3d"][row])
+                                 a.get("confidence", [None] * (row + 1))[row], a["points_3d"][row],
+                                 res.poses_2d(row, res.settings.get("cameras", self.cameras)))
 
     def reprocess(self, estimator, settings=None, name: str = "reprocessed", overwrite: bool = False,
                   start: int = 0, stop: int | None = None, progress: bool = True,

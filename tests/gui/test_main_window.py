@@ -51,6 +51,13 @@ def test_live_studio_tokens_record_replay_export(make_window, qtbot, tmp_path):
     assert r.step() and r.index == 1
     r.seek(len(r.session) - 1)
     assert r.index == len(r.session) - 1 and r.slider.value() == r.index
+    # The token maps replay too (the recording stores the kept tokens and their crop affines).
+    w.set_token_stage(None)
+    live = r.session.results("live")
+    r.seek(int(live.arrays["frame_index"][len(live) // 2]))  # a frame set the live pipeline processed
+    assert r._item.poses_2d is not None and r._item.poses_2d.kept_tokens
+    assert view._tokens.image is not None and view._tokens.image.max() > 0
+    assert w.token_combo.count() == 2 + 3
     r.seek(0)
     r.play()
     wait_for(qtbot, lambda: r.index >= 2, 20)

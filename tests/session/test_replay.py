@@ -93,3 +93,26 @@ def test_damaged_sessions_give_clear_messages_and_keep_the_rest(recorded, tmp_pa
     (copy / "session.json").unlink()
     with pytest.raises(FileNotFoundError, match="session.json is missing"):
         Session(copy)
+
+
+def test_replayed_results_carry_the_kept_tokens_and_draw_like_live(recorded):
+    """A PPT result set stores kept tokens with their crop affines, so replay draws the same token maps."""
+    from core.estimators.demo import create_demo_estimator
+    from core.inference.token_mask import token_mask_image
+
+    folder, vrig = recorded
+    est = create_demo_estimator(num_threads=1)
+    session = Session(folder)
+    session.reprocess(est, PipelineSettings(mode="offline", filter=None), name="ppt", overwrite=True, stop=3,
+                      progress=False)
+    item = next(session.replay("ppt", start=1, stop=2))
+    p2 = item.poses_2d
+    assert p2 is not None and len(p2.kept_tokens) == 3 and p2.token_to_image.shape == (4, 2, 3)
+    live = est.estimate(item.frame_set, vrig.studio.rig)
+    for s, kept in enumerate(live.kept_tokens):
+        np.testing.assert_array_equal(p2.kept_tokens[s], kept)
+    np.testing.assert_allclose(p2.token_to_image, live.token_to_image, atol=1e-3)
+    h, w = item.frame_set.frames[p2.cameras[0]].image.shape[:2]
+    mask = token_mask_image([k[0] for k in p2.kept_tokens], p2.token_grid, p2.token_stride, p2.token_to_image[0],
+                            (w, h))
+    assert 0.0 < (mask > 0).mean() < 1.0
