@@ -36,6 +36,7 @@
     checkpoint_every = 1            # epochs
     max_minutes = 0                 # stop (with a checkpoint) after this wall time; 0 = no limit
     unfused_fraction = 0.0          # multi-view: share of steps without fusion (the single-view baseline)
+    backbone_aux_weight = 0.0       # > 0: add a 1x1-conv heatmap loss on the CNN features (training aid)
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class TrainSection:
     checkpoint_every: int = 1
     max_minutes: float = 0.0
     unfused_fraction: float = 0.0  # multi-view: fraction of steps run without fusion (single-view mode)
+    backbone_aux_weight: float = 0.0  # weight of the CNN-feature heatmap loss (losses.BackboneHeatmapHead); 0: off
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from core.model import build_model, get_config, load_checkpoint
 from core.train.config import ExperimentConfig
 from core.train.datasets import build_dataset
-from core.train.losses import joints_mse_multi_view, joints_mse_single_view
+from core.train.losses import BackboneHeatmapHead, joints_mse_multi_view, joints_mse_single_view
 from core.train.schedules import keep_ratio_at
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,11 @@ class Trainer:
             self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None,
             find_unused_parameters=config.train.unfused_fraction > 0)  # pos_3d_linear idles in unfused steps
             if self.world_size > 1 else self.model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optim.lr)  # no weight decay
+        # Training aid on the CNN features (not part of the model; saved in the checkpoint for resume only).
+        self.aux_head = (BackboneHeatmapHead(self.model).to(self.device) if config.train.backbone_aux_weight > 0
+                         else None)
+        params = list(self.model.parameters()) + (list(self.aux_head.parameters()) if self.aux_head else [])
+        self.optimizer = torch.optim.Adam(params, lr=config.optim.lr)  # no weight decay
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.optim.milestones),
                                                               config.optim.gamma)
         self.use_amp = config.train.amp and self.device.type == "cuda"
@@ -180,8 +184,12 @@ class Trainer:
                 out = self.net(image, keep_ratio=keep_ratio)
         heatmaps = out.heatmaps.float()
         if self.multiview:
-            return joints_mse_multi_view(heatmaps, target, weight)
-        return joints_mse_single_view(heatmaps, target, weight)
+            loss = joints_mse_multi_view(heatmaps, target, weight)
+        else:
+            loss = joints_mse_single_view(heatmaps, target, weight)
+        if self.aux_head is not None and self.net.training:
+            loss = loss + self.config.train.backbone_aux_weight * self.aux_head.loss(target, weight)
+        return loss
 
     def fit(self) -> dict:
         """Train from ``start_epoch`` to the configured number of epochs; returns the last metrics."""
@@ -314,6 +322,8 @@ class Trainer:
             "metrics": metrics,
             "torch_rng": torch.get_rng_state(),
         }
+        if self.aux_head is not None:
+            state["aux_head"] = self.aux_head.state_dict()
         tmp = self.out / "last.pth.tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.out / "last.pth")  # atomic: a kill never leaves a half-written checkpoint
@@ -328,6 +338,8 @@ class Trainer:
             raise ValueError(f"{path} was trained as {state.get('preset')!r}, the config asks for "
                              f"{self.config.model.preset!r}; use another train.out folder")
         self.model.load_state_dict(state["state_dict"])
+        if self.aux_head is not None and "aux_head" in state:
+            self.aux_head.load_state_dict(state["aux_head"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])

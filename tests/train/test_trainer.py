@@ -178,3 +178,30 @@ def test_stream_order_minute_milestones_and_step_modes(tmp_path):
         ExperimentConfig.from_dict({**raw, "optim": {"milestone_unit": "hour"}})
     with pytest.raises(ValueError, match="order must be"):
         ExperimentConfig.from_dict({**raw, "data": {"train": {"kind": "blobs"}, "order": "random"}})
+
+
+def test_backbone_aux_head_trains_resumes_and_stays_out_of_the_weights(tmp_path):
+    """The CNN-feature heatmap loss (training aid) adds to the loss, learns, is checkpointed for resume and is not
+    part of the model or its exported weights."""
+    from core.train.export import export_weights
+    from core.train.losses import BackboneHeatmapHead
+
+    torch.manual_seed(0)
+    trainer = Trainer(tiny_config(tmp_path, backbone_aux_weight=1.0))
+    assert isinstance(trainer.aux_head, BackboneHeatmapHead)
+    before = trainer.aux_head.conv.weight.detach().clone()
+    batch = next(iter(trainer.loader))
+    trainer.net.train()
+    with_aux = trainer._forward_loss(batch, 1.0)
+    trainer.net.eval()
+    with torch.no_grad():
+        without = trainer._forward_loss(batch, 1.0)  # eval (validation): the model's loss alone
+    assert with_aux.item() > without.item() + 1e-6
+    trainer.fit()
+    assert not torch.equal(trainer.aux_head.conv.weight, before)
+    state = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
+    assert "aux_head" in state and not any("aux" in k for k in state["state_dict"])
+    exported = torch.load(export_weights(tmp_path / "run" / "last.pth", tmp_path / "w.pth"), weights_only=True)
+    assert set(exported["state_dict"]) == set(trainer.model.state_dict())
+    resumed = Trainer(tiny_config(tmp_path, backbone_aux_weight=1.0))
+    assert torch.equal(resumed.aux_head.conv.weight, trainer.aux_head.conv.weight)
