@@ -1,5 +1,7 @@
 """The shipped demo weights (assets/weights/multiview_ppt_demo.pth): size, dtype, loading, a forward pass."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ def test_demo_weights_file_is_small_fp16_and_self_describing():
     assert DEMO_WEIGHTS.stat().st_size <= 20 * 2**20
     cfg, data = read_weights_file(DEMO_WEIGHTS)
     assert cfg.is_multiview and cfg.fusion_layers == 2 and cfg.pruning_layers and cfg.keep_ratio == 0.7
-    assert cfg.grid_size == (16, 16) and cfg.num_keypoints == 17
+    assert cfg.num_keypoints == 17 and cfg.num_patches == cfg.grid_size[0] * cfg.grid_size[1] >= 64
     assert all(v.dtype == torch.float16 for v in data["state_dict"].values() if v.is_floating_point())
     assert data["meta"]["dtype"] == "float16" and data["meta"]["epoch"] >= 1
 
@@ -31,7 +33,11 @@ def test_demo_estimator_runs_on_four_views():
         cams.append((K, R, -R @ np.array([-3 * c, -3 * s, 1.0])))
     res = est.estimate(images, cameras=cams)
     assert res.fused and res.keypoints.shape == (4, 17, 2) and np.isfinite(res.keypoints).all()
-    assert [k.shape[1] for k in res.kept_tokens] == [180, 126, 89]  # ceil(0.7 n) three times from 256
+    n, expected = est.config.num_patches, []
+    for _ in est.config.pruning_layers:  # ceil(0.7 n) per stage (256 -> 180 -> 126 -> 89, 64 -> 45 -> 32 -> 23)
+        n = math.ceil(0.7 * n)
+        expected.append(n)
+    assert [k.shape[1] for k in res.kept_tokens] == expected
 
 
 def test_missing_demo_weights_name_the_file(tmp_path, monkeypatch):
