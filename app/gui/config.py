@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field, fields
 
+from core.estimators import RUN_BACKENDS, build_backend
+
 log = logging.getLogger(__name__)
 
-#: 2D backends the app offers: the demo PPT (demo weights or a labelled random init), PPT with a weights file,
-#: the studio's exact 2D (studio only), precomputed OpenPose JSON, MediaPipe (optional extra).
-GUI_BACKENDS = ("demo", "ppt", "studio-truth", "openpose-json", "mediapipe")
+#: 2D backends the app offers, those of ``ppt-mocap run``: the demo PPT (demo weights or a labelled random init),
+#: PPT with a weights file, the studio's exact 2D (studio only), precomputed OpenPose JSON, MediaPipe (optional).
+GUI_BACKENDS = RUN_BACKENDS
 STUDIO_PRESETS = ("ring4", "stereo2", "ring8", "high-low4")
 
 
@@ -60,8 +62,6 @@ def build_pipeline(config: RunConfig, events=None):
     from core.capture.setup import open_sources
     from core.pipeline import Pipeline, PipelineSettings
 
-    if config.backend not in GUI_BACKENDS:
-        raise ValueError(f"unknown backend {config.backend!r}; expected one of {GUI_BACKENDS}")
     setup = open_sources(studio=config.studio, studio_motion=config.studio_motion, sources=list(config.sources),
                          calibration=config.calibration, fps=config.fps)
     estimator = build_estimator(config, setup.rig, setup.virtual_rig)
@@ -74,9 +74,5 @@ def build_pipeline(config: RunConfig, events=None):
 def build_estimator(config: RunConfig, rig, virtual_rig=None):
     """The 2D backend of ``config`` for ``rig``'s cameras (``virtual_rig``: the live studio, for studio-truth);
     also used to re-process a recorded session."""
-    from core.estimators import build_backend
-
-    if config.backend not in GUI_BACKENDS:
-        raise ValueError(f"unknown backend {config.backend!r}; expected one of {GUI_BACKENDS}")
     return build_backend(config.backend, rig, virtual_rig=virtual_rig, weights=config.weights,
                          keypoints=config.keypoints, num_threads=1, device="auto")

@@ -208,8 +208,10 @@ def run(args: argparse.Namespace) -> dict:
         x = x.contiguous(memory_format=torch.channels_last)
     single = time_pair(lambda: fast_tp(x), lambda: fast_pp(x), args.repeats, args.warmup, seed=0,
                        clock=_clock(args))
-    eager = argparse.Namespace(**{**vars(args), "compile": "none"})  # the counter needs eager modules
-    count_tp, count_pp = _prepare(tp, eager), _prepare(pp, eager)
+    count_tp, count_pp = fast_tp, fast_pp
+    if getattr(args, "compile", "none") != "none":  # the counter needs eager modules
+        eager = argparse.Namespace(**{**vars(args), "compile": "none"})
+        count_tp, count_pp = _prepare(tp, eager), _prepare(pp, eager)
     macs_tp = executed_gmacs(count_tp, lambda: count_tp(x)) / args.batch
     macs_pp = executed_gmacs(count_pp, lambda: count_pp(x)) / args.batch
 

@@ -35,7 +35,7 @@ def create_estimator(backend: str, cameras: list[str] | None = None, **options) 
 
 #: Backends a run can choose by name (``build_backend``): ``demo`` is PPT on the shipped demo weights and
 #: ``studio-truth`` the virtual studio's exact 2D.
-RUN_BACKENDS = ("demo", "ppt", "mediapipe", "openpose-json", "studio-truth")
+RUN_BACKENDS = ("demo", "ppt", "studio-truth", "openpose-json", "mediapipe")
 
 
 def build_backend(backend: str, rig=None, *, virtual_rig=None, preset: str = "multiview_ppt_s", weights=None,
@@ -57,14 +57,15 @@ def build_backend(backend: str, rig=None, *, virtual_rig=None, preset: str = "mu
         if weights is None:
             return create_estimator("ppt", preset=preset, num_threads=num_threads, device=device)
         from core.estimators.demo import create_demo_estimator
-        from core.inference.demo import is_weights_file
+        from core.inference.demo import NotAWeightsFileError
 
         path = Path(weights)
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}")
-        if is_weights_file(path):
+        try:
             return create_demo_estimator(path, num_threads=num_threads, device=device)
-        return create_estimator("ppt", preset=preset, weights=path, num_threads=num_threads, device=device)
+        except NotAWeightsFileError:  # not our self-describing format: an official checkpoint of ``preset``
+            return create_estimator("ppt", preset=preset, weights=path, num_threads=num_threads, device=device)
     if backend in ("openpose-json", "openpose"):
         if keypoints is None:
             raise ValueError("the openpose-json backend needs a keypoint folder (one JSON folder per camera)")

@@ -32,6 +32,10 @@ def config_from_dict(data: dict, where: str = "weights file") -> ModelConfig:
     return ModelConfig(**values)
 
 
+class NotAWeightsFileError(ValueError):
+    """A readable PyTorch file that is not a ppt-mocap weights file (e.g. an official checkpoint)."""
+
+
 def read_weights_file(path) -> tuple[ModelConfig, dict]:
     """(model config, raw file dict) of a weights file; clear errors for a missing or foreign file."""
     path = Path(path)
@@ -43,22 +47,10 @@ def read_weights_file(path) -> tuple[ModelConfig, dict]:
         raise ValueError(f"{path}: not a readable PyTorch weights file ({exc})") from exc
     if not isinstance(data, dict) or "state_dict" not in data or "model_config" not in data:
         keys = sorted(data)[:8] if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"{path}: expected a ppt-mocap weights file with 'state_dict' and 'model_config' "
+        raise NotAWeightsFileError(f"{path}: expected a ppt-mocap weights file with 'state_dict' and 'model_config' "
                          f"(got {keys}); for official checkpoints build the preset and use "
                          "core.model.load_checkpoint")
     return config_from_dict(dict(data["model_config"]), str(path)), data
-
-
-def is_weights_file(path) -> bool:
-    """Whether ``path`` is a ppt-mocap weights file (``state_dict`` + ``model_config``) rather than, e.g., an
-    official checkpoint; unreadable files raise ``ValueError``."""
-    try:
-        read_weights_file(path)
-    except ValueError as exc:
-        if "expected a ppt-mocap weights file" in str(exc):
-            return False
-        raise
-    return True
 
 
 def load_weights(path, expect: ModelConfig | str | None = None):
