@@ -248,21 +248,14 @@ class ReplayPanel(QtWidgets.QWidget):
         return True
 
     def _show(self, item) -> None:
-        skeleton = None
-        name = self.result_name()
-        if name is not None:
-            try:
-                skeleton = self.session.results(name).skeleton if item.keypoints is not None else None
-            except Exception:
-                skeleton = None
+        p2 = item.poses_2d  # the recorded 2D with its skeleton and kept tokens (None where nothing was processed)
+        skeleton = p2.skeleton if p2 is not None else None
         if skeleton is not None:
             self.window._set_joints(skeleton)
         masks = {}
-        p2 = item.poses_2d
         if p2 is not None and p2.kept_tokens:
             if self.window.token_combo.count() != 2 + len(p2.kept_tokens):
-                layers = list(self.session.results(name).settings.get("pruning_layers", ()) or ())
-                self.window._set_token_stages(len(p2.kept_tokens), layers)
+                self.window._set_token_stages(len(p2.kept_tokens), [])  # result sets do not record the layers
             masks = self.window.masks_for(p2, item.frame_set)
         self.window.views.show_result(item.frame_set, skeleton, item.keypoints, item.confidence, item.points_3d,
                                       masks, t=item.index / max(1.0, self.session.fps))

@@ -59,11 +59,16 @@ class ResultSet:
 
     def poses_2d(self, row: int, cameras: list[str]):
         """Row ``row`` as :class:`core.estimators.Poses2D` for ``cameras`` (the recording's camera order), with the
-        kept tokens and their token-to-image affines when the recording has them (``None`` without 2D)."""
+        kept tokens and their token-to-image affines when the recording has them (``None`` without 2D or without a
+        known skeleton)."""
         from core.estimators.base import Poses2D
 
         a = self.arrays
         if "keypoints" not in a or "confidence" not in a:
+            return None
+        try:
+            skeleton = self.skeleton
+        except (KeyError, ValueError):  # settings.json without a known skeleton: the points alone are replayed
             return None
         stages = sorted((k for k in a if k.startswith("kept_tokens_")), key=lambda k: int(k.rsplit("_", 1)[1]))
         tokens = {}
@@ -73,7 +78,7 @@ class ResultSet:
                       "token_stride": tuple(int(v) for v in a["token_stride"][row]),
                       "token_to_image": a["token_to_image"][row].astype(np.float64)}
         frame = int(a["frame_index"][row]) if "frame_index" in a else row
-        return Poses2D(list(cameras), a["keypoints"][row], a["confidence"][row], self.skeleton, frame_index=frame,
+        return Poses2D(list(cameras), a["keypoints"][row], a["confidence"][row], skeleton, frame_index=frame,
                        **tokens)
 
     def points_by_frame(self, num_frames: int) -> np.ndarray:
