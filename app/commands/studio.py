@@ -3,6 +3,7 @@
     ppt-mocap studio render --preset ring4 --motion walk --frames 300 --seed 0 --out DIR
     ppt-mocap studio render --calibration my_rig.toml --motion mix --frames 120 --out DIR
     ppt-mocap studio plan --preset ring4            (or --calibration FILE) [--image plan.png]
+    ppt-mocap studio corpus --out runs/corpus/studio_train --samples 24576 --workers 2
 """
 
 from __future__ import annotations
@@ -73,6 +74,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "beside nothing; give a path to save)")
     p.set_defaults(func=_plan)
 
+    c = sub.add_parser("corpus", help="render a training corpus: multi-view person crops with cameras, in shards",
+                       description="Render synchronised multi-view person crops of random studio scenes into "
+                       "shards for training ([data] kind = \"corpus\"). Resumable: run again to finish or grow "
+                       "a corpus (shards on disk are kept).")
+    c.add_argument("--out", type=Path, required=True, help="corpus folder (created; an existing one is continued)")
+    c.add_argument("--samples", type=int, default=24576, help="frame groups to render (default 24576)")
+    c.add_argument("--views", type=int, default=4, help="cameras per frame group (default 4)")
+    c.add_argument("--seed", type=int, default=0, help="seed (default 0; use another for held-out corpora)")
+    c.add_argument("--crop-size", type=int, default=192, help="stored crop side, px (default 192)")
+    c.add_argument("--margin", type=float, default=1.5,
+                   help="stored crop / padded person box, room for augmentation (default 1.5)")
+    c.add_argument("--shard-size", type=int, default=64, help="frame groups per shard file (default 64)")
+    c.add_argument("--people", type=int, nargs=2, default=(1, 2), metavar=("MIN", "MAX"),
+                   help="people per scene, the first is the subject (default 1 2)")
+    c.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
+    c.set_defaults(func=_corpus)
+
 
 def _rig(args):
     from core.studio.rig_presets import load_studio_rig, make_rig
@@ -140,4 +158,20 @@ def _plan(args: argparse.Namespace) -> int:
         if not cv2.imwrite(str(args.image), plan_image(report, rig)):
             raise ValueError(f"could not write the plan image {args.image} (use a .png path)")
         print(f"error maps written to {args.image}")
+    return 0
+
+
+def _corpus(args: argparse.Namespace) -> int:
+    from core.studio.corpus import CorpusSpec, render_corpus
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    spec = CorpusSpec(samples=args.samples, views=args.views, seed=args.seed, crop_size=args.crop_size,
+                      margin=args.margin, shard_size=args.shard_size, people=tuple(args.people))
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{done}/{total} shards", end="", flush=True)
+
+    written = render_corpus(args.out, spec, workers=args.workers, progress=progress)
+    print(f"\n{args.out}: {spec.samples} frame groups x {spec.views} views ({written} shards rendered now)")
     return 0

@@ -36,7 +36,17 @@
     checkpoint_every = 1            # epochs
     max_minutes = 0                 # stop (with a checkpoint) after this wall time; 0 = no limit
     unfused_fraction = 0.0          # multi-view: share of steps without fusion (the single-view baseline)
-    backbone_aux_weight = 0.0       # > 0: add a 1x1-conv heatmap loss on the CNN features (training aid)
+    eval_every_crops = 0            # > 0: progress.csv (median px error vs the mean-pose baseline) this often
+    max_crops = 0                   # stop (with a checkpoint) after this many training crops; 0 = no limit
+
+    [aids]                          # training-only aids against the mean pose (core/train/aids.py); 0 = off
+    attention = 0.0                 # keypoint-token attention vs the pooled ground-truth heat map
+    token_heatmap = 0.0             # dense joint classifier on the visual tokens
+    simcc = 0.0                     # auxiliary SimCC head on the keypoint tokens
+    foreground = 0.0                # heat map MSE weight 1 + foreground near the joints
+    stem = 0.0                      # conv heat map head on the CNN stem
+    stem_pretrain_crops = 0         # staged: train only the stem and its head for this many crops first
+    fade_crops = 0                  # aids fade to 0 over this many crops (0: constant)
 """
 
 from __future__ import annotations
@@ -92,7 +102,34 @@ class TrainSection:
     checkpoint_every: int = 1
     max_minutes: float = 0.0
     unfused_fraction: float = 0.0  # multi-view: fraction of steps run without fusion (single-view mode)
-    backbone_aux_weight: float = 0.0  # weight of the CNN-feature heatmap loss (losses.BackboneHeatmapHead); 0: off
+    eval_every_crops: int = 0  # > 0: write progress.csv (core.train.progress) every this many training crops
+    max_crops: int = 0  # stop after this many training crops (summed over resumes); 0 = no limit
+
+
+@dataclass(frozen=True)
+class AidWeights:
+    """``[aids]``: loss weights of the training aids of :mod:`core.train.aids` (0 = off) and their options."""
+
+    attention: float = 0.0
+    token_heatmap: float = 0.0
+    simcc: float = 0.0
+    simcc_split: float = 2.0
+    simcc_sigma: float = 2.0  # label sigma in SimCC bins
+    foreground: float = 0.0
+    stem: float = 0.0
+    stem_pretrain_crops: int = 0
+    fade_crops: int = 0  # > 0: every aid's weight falls linearly to 0 over this many crops after the stem stage
+
+    @property
+    def any(self) -> bool:
+        return any((self.attention, self.token_heatmap, self.simcc, self.foreground, self.stem))
+
+    def scale_at(self, crops: int) -> float:
+        """Multiplier of the aid weights after ``crops`` training crops (1 without fading)."""
+        if self.fade_crops <= 0:
+            return 1.0
+        t = max(0, crops - self.stem_pretrain_crops)
+        return max(0.0, 1.0 - t / self.fade_crops)
 
 
 @dataclass(frozen=True)
@@ -102,6 +139,7 @@ class ExperimentConfig:
     optim: OptimSection = field(default_factory=OptimSection)
     keep_ratio: KeepRatioSection = field(default_factory=KeepRatioSection)
     train: TrainSection = field(default_factory=TrainSection)
+    aids: AidWeights = field(default_factory=AidWeights)
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> "ExperimentConfig":

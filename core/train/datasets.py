@@ -19,6 +19,7 @@ _LAZY = {
     "studio-multi": "core.studio.datasets",
     "coco": "core.train.coco",
     "h36m-multi": "core.train.h36m",
+    "corpus": "core.train.corpus",
 }
 
 

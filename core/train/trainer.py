@@ -30,7 +30,9 @@ from tqdm import tqdm
 from core.model import build_model, get_config, load_checkpoint
 from core.train.config import ExperimentConfig
 from core.train.datasets import build_dataset
-from core.train.losses import BackboneHeatmapHead, joints_mse_multi_view, joints_mse_single_view
+from core.train.aids import TrainingAids, foreground_weighted_mse
+from core.train.losses import joints_mse_multi_view, joints_mse_single_view
+from core.train.progress import escaped, pose_progress
 from core.train.schedules import keep_ratio_at
 
 log = logging.getLogger(__name__)
@@ -136,10 +138,12 @@ class Trainer:
             self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None,
             find_unused_parameters=config.train.unfused_fraction > 0)  # pos_3d_linear idles in unfused steps
             if self.world_size > 1 else self.model)
-        # Training aid on the CNN features (not part of the model; saved in the checkpoint for resume only).
-        self.aux_head = (BackboneHeatmapHead(self.model).to(self.device) if config.train.backbone_aux_weight > 0
-                         else None)
-        params = list(self.model.parameters()) + (list(self.aux_head.parameters()) if self.aux_head else [])
+        # Training aids (core/train/aids.py): hooks and heads outside the model, saved in the checkpoint for resume
+        # only, never exported.
+        aids = config.aids
+        self.aids = (TrainingAids(self.model, aids).to(self.device) if aids.any or aids.stem_pretrain_crops
+                     else None)
+        params = list(self.model.parameters()) + (list(self.aids.parameters()) if self.aids else [])
         self.optimizer = torch.optim.Adam(params, lr=config.optim.lr)  # no weight decay
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.optim.milestones),
                                                               config.optim.gamma)
@@ -148,6 +152,7 @@ class Trainer:
         self.start_epoch = 0
         self.elapsed_minutes = 0.0  # training time of earlier runs of this experiment (from the checkpoint)
         self.stream_position = 0
+        self.crops_seen = 0  # training crops (images of one view) so far, summed over resumes
         self._val_batches = None
         self.best_val = math.inf
         if resume and (self.out / "last.pth").exists():
@@ -173,22 +178,40 @@ class Trainer:
             ratio = 1.0
         return ratio, not (self.multiview and b < cfg.train.unfused_fraction)
 
+    @property
+    def in_stem_stage(self) -> bool:
+        """Staged pretraining (``[aids] stem_pretrain_crops``): only the CNN stem and its heat map head train."""
+        return self.aids is not None and self.net.training and self.crops_seen < self.config.aids.stem_pretrain_crops
+
     def _forward_loss(self, batch: dict, keep_ratio: float, fuse: bool = True) -> torch.Tensor:
         image = batch["image"].to(self.device, non_blocking=True)
         target = batch["heatmap"].to(self.device, non_blocking=True)
         weight = batch["weight"].to(self.device, non_blocking=True)
+        if self.in_stem_stage:
+            with torch.autocast(self.device.type, enabled=self.use_amp):
+                return self.aids.stem_only_loss(image, target, weight)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             if self.multiview:
                 out = self.net(image, batch["rays"].to(self.device), fuse=fuse, keep_ratio=keep_ratio)
             else:
                 out = self.net(image, keep_ratio=keep_ratio)
         heatmaps = out.heatmaps.float()
-        if self.multiview:
+        aids = self.config.aids
+        if aids.foreground and self.net.training:
+            scale = aids.foreground * aids.scale_at(self.crops_seen)
+            loss = foreground_weighted_mse(heatmaps, target, weight, scale, self.multiview)
+        elif self.multiview:
             loss = joints_mse_multi_view(heatmaps, target, weight)
         else:
             loss = joints_mse_single_view(heatmaps, target, weight)
-        if self.aux_head is not None and self.net.training:
-            loss = loss + self.config.train.backbone_aux_weight * self.aux_head.loss(target, weight)
+        if self.aids is not None:
+            if self.net.training:
+                joints = batch["joints"].to(self.device) if "joints" in batch else None
+                extra = self.aids.loss(out, target, weight, joints, fuse, self.crops_seen)
+                self.last_aid_losses = {k: v.item() for k, v in extra.items()}
+                loss = loss + sum(extra.values())
+            else:
+                self.aids.clear()
         return loss
 
     def fit(self) -> dict:
@@ -202,6 +225,8 @@ class Trainer:
         metrics: dict = {}
         iters = self.iterations_per_epoch()
         for epoch in range(self.start_epoch, cfg.optim.epochs):
+            if cfg.train.max_crops and self.crops_seen >= cfg.train.max_crops:
+                break  # a resumed run that already trained its budget
             if self.sampler is not None:
                 self.sampler.set_epoch(epoch)
             if isinstance(self.sampler, StreamSampler):
@@ -227,6 +252,13 @@ class Trainer:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 losses.append(loss.item())
+                crops = batch["image"][..., 0, 0, 0].numel()  # images of one view in the batch
+                before, self.crops_seen = self.crops_seen, self.crops_seen + crops * self.world_size
+                every = cfg.train.eval_every_crops
+                if every and self.crops_seen // every > before // every:
+                    self.log_progress(started)
+                if cfg.train.max_crops and self.crops_seen >= cfg.train.max_crops:
+                    break
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3e}", r=f"{ratio:.2f}")
                 step = epoch * iters + i
@@ -253,13 +285,14 @@ class Trainer:
                             writer.add_scalar(f"epoch/{key}", metrics[key], epoch + 1)
                 log.info("epoch %d: %s", epoch + 1, {k: round(v, 6) if isinstance(v, float) else v
                                                      for k, v in metrics.items()})
-            out_of_time = cfg.train.max_minutes and (time.monotonic() - started) / 60 >= cfg.train.max_minutes
+            out_of_time = bool(cfg.train.max_minutes and (time.monotonic() - started) / 60 >= cfg.train.max_minutes)
+            out_of_crops = bool(cfg.train.max_crops and self.crops_seen >= cfg.train.max_crops)
             if self.is_main and ((epoch + 1) % max(1, cfg.train.checkpoint_every) == 0
-                                 or epoch + 1 == cfg.optim.epochs or out_of_time):
+                                 or epoch + 1 == cfg.optim.epochs or out_of_time or out_of_crops):
                 self._save(epoch + 1, metrics, self.elapsed_minutes + (time.monotonic() - started) / 60)
-            if out_of_time:
-                log.info("stopping after %.1f minutes (max_minutes); resume continues from epoch %d",
-                         cfg.train.max_minutes, epoch + 2)
+            if out_of_time or out_of_crops:
+                log.info("stopping after %.1f minutes and %d crops (max_minutes / max_crops); resume continues "
+                         "from epoch %d", (time.monotonic() - started) / 60, self.crops_seen, epoch + 2)
                 break
         if writer:
             writer.close()
@@ -279,14 +312,54 @@ class Trainer:
         """Mean loss over the validation set at the schedule's final keep ratio (batches kept in memory after
         the first pass, so on-the-fly datasets are generated once)."""
         self.net.eval()
-        if self._val_batches is None:
-            loader = DataLoader(self.val_set, batch_size=self.config.optim.batch_size, shuffle=False)
-            self._val_batches = list(loader) if len(self.val_set) <= 512 else loader
         total, count = 0.0, 0
-        for batch in self._val_batches:
+        for batch in self.held_out_batches():
             total += self._forward_loss(batch, self.config.keep_ratio.final).item() * len(batch["image"])
             count += len(batch["image"])
         return total / max(count, 1)
+
+    def held_out_batches(self):
+        """Batches of the validation set (kept in memory when it has at most 512 items, so on-the-fly datasets
+        are generated once)."""
+        if self._val_batches is None:
+            loader = DataLoader(self.val_set, batch_size=self.config.optim.batch_size, shuffle=False)
+            self._val_batches = list(loader) if len(self.val_set) <= 512 else loader
+        return self._val_batches
+
+    def progress_batches(self):
+        """Held-out batches for :func:`core.train.progress.pose_progress`: the validation set when its items
+        carry ``to_image`` / ``joints_image`` (corpus items); ``None`` otherwise."""
+        if self.val_set is None:
+            return None
+        batches = self.held_out_batches()
+        return batches if "joints_image" in next(iter(batches)) else None
+
+    def log_progress(self, started: float) -> dict | None:
+        """Append one row to ``progress.csv``: crops, minutes, median px error and JDR beside the mean-pose
+        baseline (the learning curve of ``docs/BENCHMARKS.md``)."""
+        batches = self.progress_batches()
+        if batches is None or not self.is_main:
+            return None
+        row = {"crops": self.crops_seen,
+               "minutes": round(self.elapsed_minutes + (time.monotonic() - started) / 60, 2)}
+        row.update(pose_progress(self.model, batches, keep_ratio=self.config.keep_ratio.final))
+        row["escaped"] = escaped(row)
+        row.update({f"aid_{k}": v for k, v in getattr(self, "last_aid_losses", {}).items()})
+        path = self.out / "progress.csv"
+        self.out.mkdir(parents=True, exist_ok=True)
+        fields = list(row)
+        if path.exists():  # keep the columns of the first row (aid losses may appear later)
+            with open(path, newline="") as f:
+                fields = next(csv.reader(f))
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        log.info("progress at %d crops: median %.1f px (mean pose %.1f px), JDR %.1f %%, spread %.1f px",
+                 row["crops"], row["median_px"], row["baseline_px"], 100 * row["jdr"], row["spread_px"])
+        return row
 
     # ------------------------------------------------------------------------------------------------
     def _tensorboard(self):
@@ -312,6 +385,7 @@ class Trainer:
         state = {
             "elapsed_minutes": elapsed_minutes,
             "stream_position": self.stream_position,
+            "crops_seen": self.crops_seen,
             "state_dict": self.model.state_dict(),
             "preset": self.config.model.preset,
             "model_config": asdict(self.model_config),
@@ -322,8 +396,8 @@ class Trainer:
             "metrics": metrics,
             "torch_rng": torch.get_rng_state(),
         }
-        if self.aux_head is not None:
-            state["aux_head"] = self.aux_head.state_dict()
+        if self.aids is not None:
+            state["aids"] = self.aids.state_dict()
         tmp = self.out / "last.pth.tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.out / "last.pth")  # atomic: a kill never leaves a half-written checkpoint
@@ -338,8 +412,8 @@ class Trainer:
             raise ValueError(f"{path} was trained as {state.get('preset')!r}, the config asks for "
                              f"{self.config.model.preset!r}; use another train.out folder")
         self.model.load_state_dict(state["state_dict"])
-        if self.aux_head is not None and "aux_head" in state:
-            self.aux_head.load_state_dict(state["aux_head"])
+        if self.aids is not None and "aids" in state:
+            self.aids.load_state_dict(state["aids"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -348,5 +422,6 @@ class Trainer:
         self.elapsed_minutes = float(state.get("elapsed_minutes", self.start_epoch * last.get("seconds", 0.0) / 60))
         self.stream_position = int(state.get("stream_position", self.start_epoch * round(
             last.get("samples_per_s", 0.0) * last.get("seconds", 0.0))))
+        self.crops_seen = int(state.get("crops_seen", 0))
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed from %s at epoch %d", path, self.start_epoch)

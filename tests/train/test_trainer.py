@@ -180,28 +180,61 @@ def test_stream_order_minute_milestones_and_step_modes(tmp_path):
         ExperimentConfig.from_dict({**raw, "data": {"train": {"kind": "blobs"}, "order": "random"}})
 
 
-def test_backbone_aux_head_trains_resumes_and_stays_out_of_the_weights(tmp_path):
-    """The CNN-feature heatmap loss (training aid) adds to the loss, learns, is checkpointed for resume and is not
-    part of the model or its exported weights."""
+def test_training_aids_train_resume_and_stay_out_of_the_weights(tmp_path):
+    """The aids (core/train/aids.py) add to the training loss, learn, are checkpointed for resume, are not part of
+    the model or its exported weights, and validation (eval mode) sees the model's loss alone."""
+    from core.train.aids import TrainingAids
     from core.train.export import export_weights
-    from core.train.losses import BackboneHeatmapHead
 
     torch.manual_seed(0)
-    trainer = Trainer(tiny_config(tmp_path, backbone_aux_weight=1.0))
-    assert isinstance(trainer.aux_head, BackboneHeatmapHead)
-    before = trainer.aux_head.conv.weight.detach().clone()
+    aids = {"attention": 1.0, "token_heatmap": 1.0, "stem": 1.0, "foreground": 5.0}
+    config = ExperimentConfig.from_dict({**_raw(tmp_path), "aids": aids})
+    trainer = Trainer(config)
+    assert isinstance(trainer.aids, TrainingAids)
+    before = trainer.aids.token_head.weight.detach().clone()
     batch = next(iter(trainer.loader))
     trainer.net.train()
-    with_aux = trainer._forward_loss(batch, 1.0)
+    with_aids = trainer._forward_loss(batch, 0.7)
+    assert set(trainer.last_aid_losses) == {"attention", "token_heatmap", "stem"}
+    assert all(v > 0 for v in trainer.last_aid_losses.values())
     trainer.net.eval()
     with torch.no_grad():
-        without = trainer._forward_loss(batch, 1.0)  # eval (validation): the model's loss alone
-    assert with_aux.item() > without.item() + 1e-6
+        without = trainer._forward_loss(batch, 0.7)
+    assert with_aids.item() > without.item() + 1e-6
     trainer.fit()
-    assert not torch.equal(trainer.aux_head.conv.weight, before)
+    assert not torch.equal(trainer.aids.token_head.weight, before)
     state = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
-    assert "aux_head" in state and not any("aux" in k for k in state["state_dict"])
+    assert "aids" in state and set(state["state_dict"]) == set(trainer.model.state_dict())
     exported = torch.load(export_weights(tmp_path / "run" / "last.pth", tmp_path / "w.pth"), weights_only=True)
     assert set(exported["state_dict"]) == set(trainer.model.state_dict())
-    resumed = Trainer(tiny_config(tmp_path, backbone_aux_weight=1.0))
-    assert torch.equal(resumed.aux_head.conv.weight, trainer.aux_head.conv.weight)
+    resumed = Trainer(config)
+    assert torch.equal(resumed.aids.token_head.weight, trainer.aids.token_head.weight)
+
+
+def _raw(tmp_path):
+    return {
+        "model": {"preset": "ppt_s", "overrides": TINY},
+        "data": {"train": {"kind": "blobs", "length": 32}, "val": {"kind": "blobs", "length": 8, "seed": 1}},
+        "optim": {"lr": 1e-3, "epochs": 2, "milestones": [2], "batch_size": 8},
+        "train": {"out": str(tmp_path / "run"), "workers": 0, "threads": 1},
+    }
+
+
+def test_stem_stage_trains_only_the_stem_then_max_crops_stops(tmp_path):
+    """Staged pretraining: for stem_pretrain_crops only the CNN stem (and its head) change; max_crops ends the run
+    and a resumed run that trained its budget does nothing."""
+    torch.manual_seed(0)
+    raw = _raw(tmp_path)
+    raw["aids"] = {"stem": 1.0, "stem_pretrain_crops": 16}
+    raw["train"] = {**raw["train"], "max_crops": 16}
+    trainer = Trainer(ExperimentConfig.from_dict(raw))
+    keypoints = trainer.model.features.keypoint_token.detach().clone()
+    conv = trainer.model.features.conv1.weight.detach().clone()
+    trainer.fit()
+    assert trainer.crops_seen == 16
+    assert torch.equal(trainer.model.features.keypoint_token, keypoints)  # the transformer did not train
+    assert not torch.equal(trainer.model.features.conv1.weight, conv)
+    resumed = Trainer(ExperimentConfig.from_dict(raw))
+    assert resumed.crops_seen == 16
+    resumed.fit()
+    assert resumed.crops_seen == 16
