@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean train-gpu
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/ppt-mocap bench triangulation
+
+# The demo weights on one NVIDIA GPU (about 10 minutes after the corpus; install a CUDA torch into .venv first).
+train-gpu: $(STAMP)
+	$(VENV)/bin/ppt-mocap studio corpus --out runs/corpus/studio_train --samples 24576 --workers 8
+	$(VENV)/bin/ppt-mocap studio corpus --out runs/corpus/studio_val --samples 256 --seed 900001
+	$(VENV)/bin/ppt-mocap train --config configs/demo_gpu.toml --export runs/demo_gpu_single_view/weights.pth
+	$(VENV)/bin/ppt-mocap train --config configs/demo_gpu_multiview.toml --export assets/weights/multiview_ppt_demo.pth
 
 clean:
 	rm -rf $(VENV) .pytest_cache out

@@ -14,6 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "torchrun, e.g. `torchrun --nproc_per_node 4 -m app.cli train --config FILE`.")
     p.add_argument("--config", required=True, type=Path, help="experiment config (.toml)")
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if a checkpoint exists")
+    p.add_argument("--export", type=Path, default=None,
+                   help="after training, write the last checkpoint as a small fp16 weights file here")
     p.set_defaults(func=run)
 
 
@@ -26,4 +28,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = trainer.fit()
     if trainer.is_main:
         print(f"done: {metrics}; checkpoint {trainer.out / 'last.pth'}")
+        if args.export is not None:
+            from core.train.export import export_weights
+
+            print(f"weights written to {export_weights(trainer.out / 'last.pth', args.export)}")
     return 0

@@ -2,7 +2,8 @@
 
 ``export_weights("runs/demo_multiview/best.pth", "assets/weights/multiview_ppt_demo.pth")`` keeps the model
 tensors only (no optimizer state), in float16 by default (BatchNorm counters stay integers), and a ``meta``
-dict (epoch, metrics, anything passed in). Load with :func:`core.inference.demo.load_weights`.
+dict (epoch, metrics, the training lineage with ``crops_seen`` and ``minutes_trained`` summed over every run the
+weights descend from, anything passed in). Load with :func:`core.inference.demo.load_weights`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ def export_weights(checkpoint, out, half: bool = True, meta: dict | None = None)
     if not isinstance(state, dict) or "state_dict" not in state or "model_config" not in state:
         raise ValueError(f"{checkpoint}: expected a trainer checkpoint with 'state_dict' and 'model_config'")
     sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in state["state_dict"].items()}
+    lineage = list(state.get("lineage", []))
     info = {"epoch": int(state.get("epoch", 0)), "metrics": dict(state.get("metrics", {})),
-            "dtype": "float16" if half else "float32", **(meta or {})}
+            "dtype": "float16" if half else "float32", "lineage": lineage,
+            "crops_seen": int(sum(step.get("crops", 0) for step in lineage)),
+            "minutes_trained": round(float(sum(step.get("minutes", 0.0) for step in lineage)), 1), **(meta or {})}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     torch.save({"state_dict": sd, "model_config": dict(state["model_config"]), "meta": info}, tmp)

@@ -69,6 +69,15 @@ def model_config_from(config: ExperimentConfig):
     return get_config(config.model.preset).replace(**overrides)
 
 
+def init_lineage(path) -> list[dict]:
+    """The training lineage stored in one of our weights files (``meta.lineage``); [] for other checkpoints."""
+    state = torch.load(path, map_location="cpu", weights_only=True)  # already read once by load_checkpoint
+    meta = state.get("meta", {}) if isinstance(state, dict) else {}
+    lineage = list(meta.get("lineage", []))
+    return lineage or ([{"run": str(path), "crops": int(meta.get("crops_seen", 0)),
+                         "minutes": float(meta.get("minutes_trained", 0.0))}] if meta else [])
+
+
 class StreamSampler(Sampler):
     """Indices in order, each epoch continuing where the last one stopped (``[data] order = "stream"``).
 
@@ -113,8 +122,12 @@ class Trainer:
         self.out = Path(config.train.out)
         self.model_config = model_config_from(config)
         self.model = build_model(self.model_config).to(self.device)
+        # Runs this model descends from (our weights files carry it in their meta), so exported weights say how
+        # many crops and minutes of training they hold in total.
+        self.lineage: list[dict] = []
         if config.model.init:
             load_checkpoint(self.model, config.model.init)
+            self.lineage = init_lineage(config.model.init)
         self.multiview = self.model_config.is_multiview
         self.train_set = build_dataset(config.data.train, self.model_config)
         self.val_set = build_dataset(config.data.val, self.model_config) if config.data.val else None
@@ -386,6 +399,9 @@ class Trainer:
             "elapsed_minutes": elapsed_minutes,
             "stream_position": self.stream_position,
             "crops_seen": self.crops_seen,
+            "lineage": self.lineage + [{"run": str(self.out), "crops": self.crops_seen,
+                                        "minutes": round(elapsed_minutes, 2), "data": dict(self.config.data.train),
+                                        "aids": {k: v for k, v in asdict(self.config.aids).items() if v}}],
             "state_dict": self.model.state_dict(),
             "preset": self.config.model.preset,
             "model_config": asdict(self.model_config),
