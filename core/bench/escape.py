@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help=f"variants (default: {' '.join(VARIANTS)})")
     parser.add_argument("--configs", default="configs/escape", help="folder of the variant configs")
     parser.add_argument("--report-only", action="store_true", help="only read the runs' progress.csv, train nothing")
+    parser.add_argument("--plot", default=None, help="also draw the learning curves into this PNG")
 
 
 def first_crossing(rows: list[dict], factor: float) -> int | None:
@@ -67,10 +68,19 @@ def run(args: argparse.Namespace) -> dict:
     if unknown:
         raise FileNotFoundError(f"no config for variant(s) {unknown} in {args.configs}")
     figures: dict = {}
+    curves = {}
     for name in args.variants:
         config = ExperimentConfig.load(Path(args.configs) / f"{name}.toml")
         if not args.report_only:
             log.info("escape variant %s: training to %d crops", name, config.train.max_crops)
             Trainer(config).fit()
-        figures[name] = summarize(name, read_progress(Path(config.train.out) / "progress.csv"))
+        rows = read_progress(Path(config.train.out) / "progress.csv")
+        figures[name] = summarize(name, rows)
+        if rows:
+            curves[name] = rows
+    if args.plot and curves:
+        from core.train.progress import plot_progress
+
+        plot_progress(curves, args.plot)
+        figures["plot"] = str(args.plot)
     return figures

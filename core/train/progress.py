@@ -81,3 +81,51 @@ def pose_progress(model, batches, keep_ratio: float = 1.0, fuse: bool = True) ->
 def escaped(progress: dict) -> bool:
     """Whether a progress record is at or below half the mean-pose baseline's median error."""
     return progress["median_px"] <= 0.5 * progress["baseline_px"]
+
+
+def plot_progress(curves: dict[str, list[dict]], out, title: str = "held-out median 2D error vs training crops",
+                  size: tuple[int, int] = (900, 420)) -> None:
+    """Learning curves as a PNG: median error (px) of each run (``progress.csv`` rows) against crops seen, with
+    the mean-pose baseline (dashed) and half of it (dotted, the escape line). ``curves``: label -> rows."""
+    import cv2
+
+    W, H = size
+    left, right, top, bottom = 70, 170, 40, 50
+    image = np.full((H, W, 3), 255, np.uint8)
+    rows = [r for rs in curves.values() for r in rs]
+    if not rows:
+        raise ValueError("plot_progress needs at least one progress row")
+    x_max = max(float(r["crops"]) for r in rows)
+    y_max = max(max(float(r["median_px"]) for r in rows), max(float(r["baseline_px"]) for r in rows)) * 1.05
+
+    def xy(crops: float, px: float) -> tuple[int, int]:
+        return (int(left + (W - left - right) * crops / x_max), int(H - bottom - (H - top - bottom) * px / y_max))
+
+    black, grey = (0, 0, 0), (150, 150, 150)
+    cv2.rectangle(image, (left, top), (W - right, H - bottom), black, 1)
+    for k in range(6):
+        y = y_max * k / 5
+        cv2.putText(image, f"{y:.0f}", (8, xy(0, y)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, black, 1)
+        x = x_max * k / 5
+        cv2.putText(image, f"{x / 1000:.0f}k", (xy(x, 0)[0] - 10, H - bottom + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    black, 1)
+    cv2.putText(image, "training crops", (W // 2 - 60, H - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, black, 1)
+    cv2.putText(image, "px", (8, top - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, black, 1)
+    cv2.putText(image, title, (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.5, black, 1)
+    baseline = float(rows[0]["baseline_px"])
+    for level, gap in ((baseline, 12), (baseline / 2, 4)):
+        for x0 in range(left, W - right, 2 * gap):
+            y = xy(0, level)[1]
+            cv2.line(image, (x0, y), (min(x0 + gap, W - right), y), grey, 1)
+    cv2.putText(image, "mean pose", (W - right + 5, xy(0, baseline)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, grey, 1)
+    cv2.putText(image, "half of it", (W - right + 5, xy(0, baseline / 2)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                grey, 1)
+    colours = [(200, 80, 0), (0, 140, 255), (0, 160, 0), (180, 0, 180), (0, 0, 220), (120, 120, 0), (90, 60, 30)]
+    for k, (label, rs) in enumerate(curves.items()):
+        colour = colours[k % len(colours)]
+        pts = [xy(float(r["crops"]), float(r["median_px"])) for r in rs]
+        for a, b in zip(pts, pts[1:]):
+            cv2.line(image, a, b, colour, 2, cv2.LINE_AA)
+        cv2.putText(image, label, (W - right + 5, top + 15 + 18 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
+    if not cv2.imwrite(str(out), image):
+        raise ValueError(f"could not write the plot {out} (use a .png path)")
