@@ -35,13 +35,18 @@ def create_demo_estimator(weights=None, allow_random: bool = True, **options) ->
     With no file at the default location and ``allow_random``, the demo architecture is randomly initialised and
     its ``description`` says so (keypoints are meaningless, the cost is real). A given ``weights`` path that does
     not exist, is not a weights file or holds another architecture raises ``FileNotFoundError``/``ValueError``.
-    Options go to :class:`PPTEstimator` (``num_threads``, ``device``, ``keep_ratio``, ``crop``...).
+    Options go to :class:`PPTEstimator` (``num_threads``, ``device``, ``keep_ratio``, ``crop``, ``fuse``...); weights
+    whose metadata says they were trained on single views only (``fusion_trained`` false) run unfused by default.
     """
     from core.inference.demo import DEMO_WEIGHTS, read_weights_file
 
     path = Path(weights) if weights is not None else DEMO_WEIGHTS
     if path.exists():
-        config, _ = read_weights_file(path)
+        config, data = read_weights_file(path)
+        if "fuse" not in options and not data.get("meta", {}).get("fusion_trained", True):
+            log.info("%s: trained on single views only (its fusion layers never saw several views): running "
+                     "each view alone", path.name)
+            options["fuse"] = False
         est = PPTEstimator(preset=config, weights=path, **options)
         est.preset = config.name
         est.description = f"demo multi-view PPT, weights {path.name} (sha256 {est.weights_hash})"

@@ -27,7 +27,10 @@ def export_weights(checkpoint, out, half: bool = True, meta: dict | None = None)
     info = {"epoch": int(state.get("epoch", 0)), "metrics": dict(state.get("metrics", {})),
             "dtype": "float16" if half else "float32", "lineage": lineage,
             "crops_seen": int(sum(step.get("crops", 0) for step in lineage)),
-            "minutes_trained": round(float(sum(step.get("minutes", 0.0) for step in lineage)), 1), **(meta or {})}
+            "minutes_trained": round(float(sum(step.get("minutes", 0.0) for step in lineage)), 1),
+            # Weights whose lineage never trained fused views (single-view stage) should run unfused.
+            "fusion_trained": bool(not lineage or any(step.get("fused_crops", 1) > 0 for step in lineage)),
+            **(meta or {})}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     torch.save({"state_dict": sd, "model_config": dict(state["model_config"]), "meta": info}, tmp)

@@ -166,6 +166,7 @@ class Trainer:
         self.elapsed_minutes = 0.0  # training time of earlier runs of this experiment (from the checkpoint)
         self.stream_position = 0
         self.crops_seen = 0  # training crops (images of one view) so far, summed over resumes
+        self.fused_crops = 0  # of those, crops trained with multi-view fusion (several views, fuse on)
         self._val_batches = None
         self.best_val = math.inf
         if resume and (self.out / "last.pth").exists():
@@ -266,6 +267,8 @@ class Trainer:
                 self.scaler.update()
                 losses.append(loss.item())
                 crops = batch["image"][..., 0, 0, 0].numel()  # images of one view in the batch
+                if fuse and self.multiview and batch["image"].shape[1] > 1:
+                    self.fused_crops += crops * self.world_size
                 before, self.crops_seen = self.crops_seen, self.crops_seen + crops * self.world_size
                 every = cfg.train.eval_every_crops
                 if every and self.crops_seen // every > before // every:
@@ -399,7 +402,8 @@ class Trainer:
             "elapsed_minutes": elapsed_minutes,
             "stream_position": self.stream_position,
             "crops_seen": self.crops_seen,
-            "lineage": self.lineage + [{"run": str(self.out), "crops": self.crops_seen,
+            "fused_crops": self.fused_crops,
+            "lineage": self.lineage + [{"run": str(self.out), "crops": self.crops_seen, "fused_crops": self.fused_crops,
                                         "minutes": round(elapsed_minutes, 2), "data": dict(self.config.data.train),
                                         "aids": {k: v for k, v in asdict(self.config.aids).items() if v}}],
             "state_dict": self.model.state_dict(),
@@ -439,5 +443,6 @@ class Trainer:
         self.stream_position = int(state.get("stream_position", self.start_epoch * round(
             last.get("samples_per_s", 0.0) * last.get("seconds", 0.0))))
         self.crops_seen = int(state.get("crops_seen", 0))
+        self.fused_crops = int(state.get("fused_crops", 0))
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed from %s at epoch %d", path, self.start_epoch)

@@ -30,3 +30,19 @@ def test_self_describing_weights_and_foreign_files(tmp_path):
     junk.write_bytes(b"not a torch file")
     with pytest.raises(ValueError, match="junk.pth"):
         create_demo_estimator(junk)
+
+
+def test_weights_trained_on_single_views_run_unfused(tmp_path):
+    """A single-view stage's weights (meta fusion_trained false) run each view alone unless told otherwise."""
+    from core.model import build_model
+
+    cfg = demo_model_config()
+    path = tmp_path / "stage1.pth"
+    torch.save({"state_dict": build_model(cfg).state_dict(), "model_config": dataclasses.asdict(cfg),
+                "meta": {"fusion_trained": False}}, path)
+    assert not create_demo_estimator(path, num_threads=1, device="cpu").fuse
+    assert create_demo_estimator(path, num_threads=1, device="cpu", fuse=True).fuse
+    fused = tmp_path / "stage2.pth"
+    torch.save({"state_dict": build_model(cfg).state_dict(), "model_config": dataclasses.asdict(cfg),
+                "meta": {"fusion_trained": True}}, fused)
+    assert create_demo_estimator(fused, num_threads=1, device="cpu").fuse
