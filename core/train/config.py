@@ -4,6 +4,7 @@
     preset = "multiview_ppt_s"      # a core.model preset
     overrides = { image_size = [128, 128] }   # optional ModelConfig field changes
     init = ""                       # optional checkpoint to start from (official or ours)
+    continue_from = ""              # our weights file of this same run, used when train.out has no last.pth
 
     [data]
     train = { kind = "studio-multi", length = 20000, seed = 0 }
@@ -61,6 +62,7 @@ class ModelSection:
     preset: str = "ppt_s"
     overrides: dict = field(default_factory=dict)
     init: str = ""
+    continue_from: str = ""  # exported weights of this run: continue it when train.out/last.pth is gone
 
 
 @dataclass(frozen=True)

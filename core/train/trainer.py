@@ -171,6 +171,8 @@ class Trainer:
         self.best_val = math.inf
         if resume and (self.out / "last.pth").exists():
             self._load(self.out / "last.pth")
+        elif resume and config.model.continue_from:
+            self._continue_from(Path(config.model.continue_from))
 
     # ------------------------------------------------------------------------------------------------
     @property
@@ -425,6 +427,26 @@ class Trainer:
             self.best_val = metrics["val_loss"]
             torch.save({"state_dict": self.model.state_dict(), "model_config": asdict(self.model_config),
                         "epoch": epoch, "metrics": metrics}, self.out / "best.pth")
+
+    def _continue_from(self, path: Path) -> None:
+        """Continue this run from its exported weights (committed at the end of a working session) when the run
+        folder is gone: model weights, epoch, crops and minutes come back, so the keep-ratio and learning-rate
+        schedules and ``max_crops`` continue where they were; the optimizer state starts afresh."""
+        if not path.exists():
+            raise FileNotFoundError(f"[model] continue_from: weights file not found: {path}")
+        load_checkpoint(self.model, path)
+        meta = torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
+        lineage = list(meta.get("lineage", []))
+        if not lineage:
+            raise ValueError(f"{path}: no training lineage in its meta; use [model] init to start a new run from it")
+        last = lineage.pop()
+        self.lineage = lineage
+        self.start_epoch = int(meta.get("epoch", 0))
+        self.crops_seen = int(last.get("crops", 0))
+        self.fused_crops = int(last.get("fused_crops", 0))
+        self.elapsed_minutes = float(last.get("minutes", 0.0))
+        log.info("continuing from %s at epoch %d, %d crops (optimizer state starts afresh)", path,
+                 self.start_epoch, self.crops_seen)
 
     def _load(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)

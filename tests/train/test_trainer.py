@@ -238,3 +238,26 @@ def test_stem_stage_trains_only_the_stem_then_max_crops_stops(tmp_path):
     assert resumed.crops_seen == 16
     resumed.fit()
     assert resumed.crops_seen == 16
+
+
+def test_a_run_continues_from_its_exported_weights_when_the_run_folder_is_gone(tmp_path):
+    """[model] continue_from: with no last.pth the run picks up the exported weights' epoch, crops and lineage."""
+    import shutil
+
+    from core.train.export import export_weights
+
+    torch.manual_seed(0)
+    raw = _raw(tmp_path)
+    first = Trainer(ExperimentConfig.from_dict(raw))
+    first.fit()
+    weights = export_weights(tmp_path / "run" / "last.pth", tmp_path / "committed.pth")
+    shutil.rmtree(tmp_path / "run")
+    raw["model"] = {**raw["model"], "continue_from": str(weights)}
+    raw["optim"] = {**raw["optim"], "epochs": 3}
+    again = Trainer(ExperimentConfig.from_dict(raw))
+    assert again.start_epoch == 2 and again.crops_seen == first.crops_seen == 64
+    torch.testing.assert_close(again.model.features.keypoint_token, first.model.features.keypoint_token,
+                               atol=1e-3, rtol=1e-3)  # the file is fp16
+    again.fit()
+    meta = torch.load(export_weights(tmp_path / "run" / "last.pth", tmp_path / "w2.pth"), weights_only=True)["meta"]
+    assert meta["crops_seen"] == 96 and len(meta["lineage"]) == 1
