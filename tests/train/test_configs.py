@@ -34,6 +34,7 @@ def _smoke(path: Path, corpus: Path, out: Path, init: str = "", batch: int = 4) 
     for split in ("train", "val"):
         raw["data"][split] = {**raw["data"][split], "path": str(corpus), "max_samples": 2}
     raw["model"]["init"] = init
+    raw["model"].pop("continue_from", None)  # a fresh smoke run, not the committed demo run
     raw["optim"].update(batch_size=batch, iterations_per_epoch=1)
     views = raw["data"]["train"].get("views", 1)
     raw["train"].update(device="cpu", workers=0, threads=1, out=str(out), eval_every_crops=batch * views,
