@@ -34,7 +34,8 @@ from scipy.sparse import coo_matrix
 from calibration.boards import Board
 from calibration.detection import Detection, DetectionSet
 from calibration.intrinsics import NotEnoughViewsError
-from core.geometry.camera import Camera, CameraRig, matrix_to_rodrigues, rodrigues_to_matrix
+from core.geometry.alignment import rigid_transform, rodrigues_to_matrix
+from core.geometry.camera import Camera, CameraRig, matrix_to_rodrigues
 from core.geometry.triangulation import triangulate
 
 log = logging.getLogger(__name__)
@@ -78,26 +79,7 @@ def _mean_rotation(Rs: np.ndarray) -> np.ndarray:
 
 def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Rigid T (4x4) with dst ≈ R src + t for points (N, 3)."""
-    cs, cd = src.mean(axis=0), dst.mean(axis=0)
-    U, _, Vt = np.linalg.svd((src - cs).T @ (dst - cd))
-    D = np.diag([1, 1, np.sign(np.linalg.det(Vt.T @ U.T))])
-    R = Vt.T @ D @ U.T
-    return _T(R, cd - R @ cs)
-
-
-def rodrigues_batch(rvecs: np.ndarray) -> np.ndarray:
-    """Rodrigues vectors (M, 3) -> rotation matrices (M, 3, 3), vectorised."""
-    theta = np.linalg.norm(rvecs, axis=1)
-    small = theta < 1e-12
-    k = rvecs / np.where(small, 1.0, theta)[:, None]
-    K = np.zeros((len(rvecs), 3, 3))
-    K[:, 0, 1], K[:, 0, 2] = -k[:, 2], k[:, 1]
-    K[:, 1, 0], K[:, 1, 2] = k[:, 2], -k[:, 0]
-    K[:, 2, 0], K[:, 2, 1] = -k[:, 1], k[:, 0]
-    s, c = np.sin(theta)[:, None, None], np.cos(theta)[:, None, None]
-    R = np.eye(3) + s * K + (1 - c) * K @ K
-    R[small] = np.eye(3)
-    return R
+    return _T(*rigid_transform(src, dst))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -354,8 +336,8 @@ class _Problem:
     def project(self, x: np.ndarray) -> np.ndarray:
         """Predicted pixels of every observation, (M, 2)."""
         ext, intr, frames = self.unpack(x)
-        Rc, tc = rodrigues_batch(ext[:, :3]), ext[:, 3:]
-        Rf, tf = rodrigues_batch(frames[:, :3]), frames[:, 3:]
+        Rc, tc = rodrigues_to_matrix(ext[:, :3]), ext[:, 3:]
+        Rf, tf = rodrigues_to_matrix(frames[:, :3]), frames[:, 3:]
         Xw = np.einsum("fij,nj->fni", Rf, self.obj) + tf[:, None, :]  # (F, N, 3)
         Xw = Xw[self.obs_frame, self.obs_corner]  # (M, 3)
         ci = self.obs_cam
@@ -422,7 +404,7 @@ class _Problem:
 
     def frame_transforms(self, x: np.ndarray) -> np.ndarray:
         _, _, frames = self.unpack(x)
-        return np.array([_T(R, t) for R, t in zip(rodrigues_batch(frames[:, :3]), frames[:, 3:])])
+        return np.array([_T(R, t) for R, t in zip(rodrigues_to_matrix(frames[:, :3]), frames[:, 3:])])
 
 
 def _solver_options(problem: _Problem) -> dict:

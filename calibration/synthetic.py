@@ -15,7 +15,8 @@ import numpy as np
 
 from calibration.boards import Board
 from calibration.detection import Detection, detect_board
-from calibration.extrinsics import _T, rodrigues_batch
+from calibration.extrinsics import _T
+from core.geometry.alignment import rodrigues_to_matrix
 from core.geometry.camera import Camera, CameraRig
 
 
@@ -52,7 +53,7 @@ def random_board_poses(board: Board, n: int, seed: int = 0, centre=(0.0, 0.0, 1.
     out = []
     for _ in range(n):
         rv = rng.uniform(-1, 1, 3) * np.radians(tilt_deg)
-        R = rodrigues_batch(rv[None])[0] @ base
+        R = rodrigues_to_matrix(rv) @ base
         c = np.asarray(centre) + rng.uniform(-1, 1, 3) * spread * np.array([1.0, 0.5, 0.6])
         t = c - R @ np.array([w / 2, h / 2, 0])
         out.append(_T(R, t))

@@ -20,19 +20,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from core.geometry.alignment import rodrigues_to_matrix
+
 DISTORTION_MODELS = ("opencv", "fisheye", "h36m")
 UNIT_SCALE_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
-
-
-def rodrigues_to_matrix(rvec: np.ndarray) -> np.ndarray:
-    """Rodrigues vector (3,) -> rotation matrix (3, 3)."""
-    rvec = np.asarray(rvec, dtype=np.float64).reshape(3)
-    theta = np.linalg.norm(rvec)
-    if theta < 1e-12:
-        return np.eye(3)
-    k = rvec / theta
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(theta) * kx + (1 - np.cos(theta)) * kx @ kx
 
 
 def matrix_to_rodrigues(R: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.geometry.alignment import kabsch
+
 from core.session.trc import write_trc
 
 EXPORT_FORMATS = (".trc", ".csv", ".npz", ".json")
@@ -202,16 +204,6 @@ def _align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return R
 
 
-def _kabsch(rest: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Rotations (T, 3, 3) best mapping rest vectors (K, 3) onto current vectors (T, K, 3)."""
-    H = np.einsum("ki,tkj->tij", rest, current)
-    U, _, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(np.einsum("tij,tjk->tik", Vt.transpose(0, 2, 1), U.transpose(0, 2, 1))))
-    D = np.tile(np.eye(3), (len(H), 1, 1))
-    D[:, 2, 2] = d
-    return Vt.transpose(0, 2, 1) @ D @ U.transpose(0, 2, 1)
-
-
 def _fill_missing(points: np.ndarray) -> np.ndarray:
     """Interpolate NaN over time per coordinate; hold the nearest value at the ends."""
     T = points.shape[0]
@@ -279,7 +271,7 @@ def write_bvh(path, points: np.ndarray, joint_names: list[str], fps: float, skel
     order = ["pelvis"]
     root_kids = children.get("pelvis", [])
     cur = np.stack([pts[c] - pts["pelvis"] for c in root_kids], axis=1)
-    glob["pelvis"] = _kabsch(np.stack([unit(rest[c]) for c in root_kids]), unit(cur))
+    glob["pelvis"] = kabsch(np.stack([unit(rest[c]) for c in root_kids]), unit(cur))
     queue = ["pelvis"]
     while queue:
         j = queue.pop(0)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.geometry.alignment import similarity_transform
+
 
 def _check(pred: np.ndarray, gt: np.ndarray, dim: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     pred = np.asarray(pred, dtype=np.float64)
@@ -70,15 +72,8 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
         ok = np.isfinite(pred[i]).all(1) & np.isfinite(gt[i]).all(1)
         if ok.sum() < 3:
             continue
-        p, g = pred[i, ok], gt[i, ok]
-        mp, mg = p.mean(0), g.mean(0)
-        p0, g0 = p - mp, g - mg
-        U, S, Vt = np.linalg.svd(p0.T @ g0)
-        d = np.sign(np.linalg.det(U @ Vt))
-        D = np.diag([1, 1, d])
-        R = U @ D @ Vt
-        scale = (S * np.diag(D)).sum() / (p0 ** 2).sum()
-        out[i] = (pred[i] - mp) @ R * scale + mg
+        scale, R, t = similarity_transform(pred[i, ok], gt[i, ok])
+        out[i] = scale * pred[i] @ R.T + t
     return out
 
 

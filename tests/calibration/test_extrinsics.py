@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from calibration.extrinsics import DisconnectedCamerasError, calibrate_extrinsics, rodrigues_batch
+from calibration.extrinsics import DisconnectedCamerasError, calibrate_extrinsics
 from calibration.intrinsics import NotEnoughViewsError, calibrate_intrinsics
 from calibration.synthetic import detect_scene
 from core.geometry.camera import rodrigues_to_matrix
@@ -24,12 +24,6 @@ def relative_pose_errors(rig, truth):
 
 def random_poses_only(dets):
     return {n: [d for d in v if d.frame < N_POSES] for n, v in dets.items()}
-
-
-def test_rodrigues_batch_matches_scalar():
-    rv = np.random.default_rng(0).normal(size=(5, 3))
-    rv[0] = 0
-    assert np.allclose(rodrigues_batch(rv), np.stack([rodrigues_to_matrix(r) for r in rv]))
 
 
 @pytest.fixture(scope="module")
