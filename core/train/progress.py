@@ -129,3 +129,51 @@ def plot_progress(curves: dict[str, list[dict]], out, title: str = "held-out med
         cv2.putText(image, label, (W - right + 5, top + 15 + 18 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
     if not cv2.imwrite(str(out), image):
         raise ValueError(f"could not write the plot {out} (use a .png path)")
+
+
+def _session_crops(session, stride: int):
+    """Ground-truth 2D ``(N, 17, 2)`` of every (frame, view) of a studio session with a box, and the evaluation
+    crops' affines ``(N, 2, 3)`` (square HRNet crops, padding 1.25, of a nominal 256 px side)."""
+    from core.session.folder import SessionReader
+    from core.train.evaluate import _h36m_index, gt_boxes
+
+    reader = session if isinstance(session, SessionReader) else SessionReader(session)
+    truth = reader.ground_truth()
+    if truth is None:
+        raise ValueError(f"{reader.path} has no ground truth (ground_truth.npz)")
+    gt = truth.joints_2d[:: max(1, stride), :, _h36m_index(truth.joint_names)].reshape(-1, 17, 2)
+    boxes = gt_boxes(gt)
+    ok = np.isfinite(boxes).all(1)
+    return gt[ok], crop_affines(boxes[ok])
+
+
+def crop_affines(boxes: np.ndarray) -> np.ndarray:
+    """Evaluation crop affines ``(N, 2, 3)`` (original -> 256 px square HRNet crop) of xywh boxes ``(N, 4)``."""
+    from core.inference.preprocess import box_to_center_scale, crop_affine
+
+    center, scale = box_to_center_scale(boxes, 1.0, padding=1.25, convention="hrnet")
+    return np.stack([crop_affine(c, s, (256, 256), convention="hrnet") for c, s in zip(center, scale)])
+
+
+def session_mean_pose(session, stride: int = 1) -> np.ndarray:
+    """The mean of a session's ground-truth joints in evaluation-crop coordinates ``(17, 2)`` (256 px crops)."""
+    gt, affines = _session_crops(session, stride)
+    in_crop = _to_image(affines, np.nan_to_num(gt))
+    return np.nanmean(np.where(np.isfinite(gt), in_crop, np.nan), axis=0)
+
+
+def session_mean_pose_baseline(session, stride: int = 1, threshold_px: float = JDR_THRESHOLD_PX) -> dict:
+    """The mean-pose baseline on a studio session under ``ppt-mocap evaluate``'s protocol.
+
+    Every (frame, view) is cropped as the evaluation crops it (square HRNet crop around the ground-truth
+    Human3.6M joints, padding 1.25); the prediction is :func:`session_mean_pose` mapped back through each crop.
+    Returns ``median_px`` and ``jdr`` over every (frame, view, joint) with finite truth: the figures a model's
+    ``error_2d_px_median`` and ``jdr`` compare with.
+    """
+    from core.inference.preprocess import invert_affine
+
+    gt, affines = _session_crops(session, stride)
+    mean_pose = session_mean_pose(session, stride)
+    pred = _to_image(invert_affine(affines), np.broadcast_to(mean_pose, gt.shape))
+    err = np.linalg.norm(pred - gt, axis=-1)[np.isfinite(gt).all(-1)]
+    return {"median_px": float(np.median(err)), "jdr": float(np.mean(err <= threshold_px)), "crops": int(len(gt))}

@@ -180,3 +180,33 @@ def test_real_frame_figures_run_on_the_shared_data(tiny_weights, capsys):
     assert set(p2s) == {"single_view", "fused"} and p2s["fused"]["samples"] == 2 * 4
     assert main(["evaluate", "--weights", str(tiny_weights[0]), "--real", "h36m", "--json", "--threads", "1"]) == 0
     assert '"jdr"' in capsys.readouterr().out
+
+
+class MeanPoseEstimator:
+    """Predicts the session's mean pose in every evaluation crop (what a model that has not learned outputs)."""
+
+    keep_ratio = 0.7
+    config = get_config("multiview_ppt_s")
+
+    def __init__(self, mean_pose):
+        self.mean_pose = mean_pose
+
+    def estimate(self, images, boxes=None, cameras=None, fuse=None):
+        from types import SimpleNamespace
+
+        from core.inference.preprocess import invert_affine
+        from core.train.progress import crop_affines
+
+        inv = invert_affine(crop_affines(boxes))
+        kp = np.einsum("vij,kj->vki", inv[:, :, :2], self.mean_pose) + inv[:, None, :, 2]
+        return SimpleNamespace(keypoints=kp, confidence=np.ones(kp.shape[:2]), timings={"forward_ms": 1.0})
+
+
+def test_mean_pose_baseline_is_what_evaluate_gives_a_mean_pose_model(session):
+    from core.train.progress import session_mean_pose, session_mean_pose_baseline
+
+    baseline = session_mean_pose_baseline(session)
+    res = evaluate_session(MeanPoseEstimator(session_mean_pose(session)), session, "1")
+    assert baseline["crops"] == 3 * 4 and baseline["median_px"] > 1.0
+    assert res.overall["error_2d_px_median"] == pytest.approx(baseline["median_px"], rel=1e-6)
+    assert res.overall["jdr"] == pytest.approx(baseline["jdr"], rel=1e-6)
