@@ -169,6 +169,10 @@ class Trainer:
         self.fused_crops = 0  # of those, crops trained with multi-view fusion (several views, fuse on)
         self._val_batches = None
         self.best_val = math.inf
+        # Observers of the run, called as callback(kind, info) with kind "step" (epoch, iteration, iterations, crops,
+        # loss) or "epoch" (the epoch's metrics dict, before it is logged: a callback may add figures to it). An
+        # exception raised by a callback stops the run; the last epoch's checkpoint stays for resuming.
+        self.callbacks: list = []
         if resume and (self.out / "last.pth").exists():
             self._load(self.out / "last.pth")
         elif resume and config.model.continue_from:
@@ -279,6 +283,8 @@ class Trainer:
                     break
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3e}", r=f"{ratio:.2f}")
+                self._notify("step", {"epoch": epoch, "iteration": i + 1, "iterations": iters,
+                                      "crops": self.crops_seen, "loss": losses[-1]})
                 step = epoch * iters + i
                 if writer and i % max(1, cfg.train.log_every) == 0:
                     writer.add_scalar("train/loss", loss.item(), step)
@@ -295,6 +301,7 @@ class Trainer:
                        "keep_ratio": ratio, "samples_per_s": samples / max(seconds, 1e-9), "seconds": seconds}
             if self.val_set is not None:
                 metrics["val_loss"] = self.validate()
+            self._notify("epoch", metrics)
             if self.is_main:
                 self._log_csv(metrics)
                 if writer:
@@ -317,6 +324,10 @@ class Trainer:
         if self.world_size > 1:
             dist.barrier()
         return metrics
+
+    def _notify(self, kind: str, info: dict) -> None:
+        for callback in self.callbacks:
+            callback(kind, info)
 
     def _set_time_lr(self, minutes: float) -> None:
         """``milestone_unit = "minute"``: lr x gamma for every milestone (minutes of training) already passed."""
