@@ -153,3 +153,47 @@ def convert_joints(points: np.ndarray, source: Skeleton, target: Skeleton) -> np
     if target.name in ("coco17", "body25b") and source.name == "h36m17":
         pass  # eyes and ears have no H36M counterpart: NaN
     return out
+
+
+#: Head top above the mid-ears point, as a multiple of the ear-to-ear distance (the virtual studio's actors, on
+#: which our weights are trained, put it there: 0.064 vs 0.095 of the head height; :func:`head_top_from_face`).
+HEAD_TOP_PER_EAR_WIDTH = 0.674
+
+
+def head_top_from_face(points: np.ndarray, source: Skeleton) -> np.ndarray:
+    """Human3.6M's head top from a face-only skeleton's 3D points (..., J, 3) -> (..., 3); NaN when undefined.
+
+    Rule: ``head_top = mid_ears + HEAD_TOP_PER_EAR_WIDTH * |left_ear - right_ear| * up``, with ``up`` the head's
+    up direction ``normalise(cross(nose - mid_ears, left_ear - right_ear))`` (forward x left, right-handed world);
+    without a nose, ``up`` is ``normalise(mid_ears - mid_shoulders)``. 3D only: the cross product needs depth.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if p.shape[-1] != 3 or p.shape[-2] != source.num_joints:
+        raise ValueError(f"head_top_from_face: expected (..., {source.num_joints}, 3) {source.name} points, "
+                         f"got {p.shape}")
+    left, right = p[..., source.index("left_ear"), :], p[..., source.index("right_ear"), :]
+    mid = (left + right) / 2
+    lateral = left - right
+    width = np.linalg.norm(lateral, axis=-1, keepdims=True)
+    up = np.cross(p[..., source.index("nose"), :] - mid, lateral)
+    shoulders = (p[..., source.index("left_shoulder"), :] + p[..., source.index("right_shoulder"), :]) / 2
+    up = np.where(np.isfinite(up).all(-1, keepdims=True), up, mid - shoulders)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        up = up / np.linalg.norm(up, axis=-1, keepdims=True)
+    return mid + HEAD_TOP_PER_EAR_WIDTH * width * up
+
+
+def teacher_to_h36m(points: np.ndarray, source: Skeleton) -> np.ndarray:
+    """A teacher's 3D joints (..., J, 3) in ``source`` (COCO-17, BODY_25B or H36M-17) -> Human3.6M-17 (..., 17, 3).
+
+    The rule of multi-view bootstrapping (``docs/FINETUNE.md``): joints with the same name are copied; pelvis =
+    mid-hips, thorax = mid-shoulders, spine = mid(pelvis, thorax) (:func:`convert_joints`); head top = the
+    source's own head top (BODY_25B) or :func:`head_top_from_face` (COCO-17). A Human3.6M-17 teacher passes
+    through unchanged. Missing source joints give NaN.
+    """
+    if source.name == H36M17.name:  # its own pelvis, spine and thorax (a PPT result set as teacher)
+        return np.array(points, dtype=np.float64)
+    out = convert_joints(points, source, H36M17)
+    if "head_top" not in source.joints and "left_ear" in source.joints:
+        out[..., H36M17.index("head_top"), :] = head_top_from_face(points, source)
+    return out

@@ -102,6 +102,10 @@ def _subject_crop(joints: np.ndarray, image_size: tuple[int, int], spec: CorpusS
     return crop_affine(center[0], scale[0], (spec.crop_size, spec.crop_size), 0.0, convention="hrnet")
 
 
+#: Public name of the stored-crop rule, for other writers of corpus-layout crops (``core.finetune.labels``).
+subject_crop = _subject_crop
+
+
 def render_shard(folder: Path, spec: CorpusSpec, shard: int) -> Path:
     """Render shard ``shard`` of the corpus into ``folder`` (atomic write); returns its path."""
     from core.studio.datasets import StudioMultiView

@@ -20,6 +20,7 @@ _LAZY = {
     "coco": "core.train.coco",
     "h36m-multi": "core.train.h36m",
     "corpus": "core.train.corpus",
+    "session-labels": "core.finetune.dataset",
 }
 
 
