@@ -6,6 +6,7 @@
     ppt-mocap gui --wizard-images left=DIR/left*.jpg --wizard-images right=DIR/right*.jpg --board 9x6 --square 25mm \\
         --screenshot wizard.png
     ppt-mocap gui --measure 20                      # pipeline rate vs display rate
+    ppt-mocap gui --teach takes/t1 --screenshot teach.png   # the "Teach the model" dialog of a session
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="demo", help="2D backend (demo, ppt, studio-truth, openpose-json)")
     p.add_argument("--weights", type=Path, default=None, help="PPT weights file")
     p.add_argument("--session", type=Path, default=None, help="replay this session folder")
+    p.add_argument("--teach", type=Path, default=None, metavar="SESSION",
+                   help="with --screenshot: the 'Teach the model' dialog of this session (its run for --weights)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="FILE", help="save a picture of the window, exit")
     p.add_argument("--after", type=float, default=5.0, metavar="SECONDS", help="run this long before the screenshot")
     p.add_argument("--measure", type=float, default=None, metavar="SECONDS",
@@ -50,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = RunConfig(studio=args.studio, backend=args.backend, weights=str(args.weights) if args.weights else None)
     stage = _stage(args.token_stage)
+    if args.teach is not None and args.screenshot is None:
+        raise ValueError("--teach needs --screenshot FILE (in the app: Sessions… -> Teach the model this session)")
     if args.screenshot is None and args.measure is None:
         from app.gui.main import has_display, run_app
 
@@ -60,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
                        token_stage=None if args.token_stage == "heat" else stage)
     from app.gui.main import run_headless
 
-    if args.wizard_images:
+    if args.teach is not None:
+        from app.gui.finetune import run_teach_headless
+
+        out = run_teach_headless(args.teach, args.screenshot, args.weights)
+    elif args.wizard_images:
         from app.gui.calibration_wizard import run_wizard_headless
 
         out = run_wizard_headless(args.wizard_images, args.board, args.square, args.screenshot)

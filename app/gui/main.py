@@ -81,6 +81,7 @@ class MainWindow(QtWidgets.QMainWindow):
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QtCore.QByteArray):
             self.restoreGeometry(geometry)
+        self.refresh_backends()
         self._sync_controls()
 
     # -- layout ---------------------------------------------------------------------------------------
@@ -100,8 +101,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setup_button.setToolTip("sources, calibration, model weights and backend")
         self.setup_button.clicked.connect(self.open_setup)
         self.backend_combo = QtWidgets.QComboBox()
+        self.backend_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.backend_combo.addItems(GUI_BACKENDS)
-        self.backend_combo.currentTextChanged.connect(self._backend_changed)
+        self.backend_combo.currentIndexChanged.connect(lambda _i: self._backend_changed(
+            self.backend_combo.currentText()))
         self.record_name = QtWidgets.QLineEdit()
         self.record_name.setPlaceholderText("session name")
         self.record_name.setMaximumWidth(150)
@@ -195,7 +198,11 @@ class MainWindow(QtWidgets.QMainWindow):
             w.blockSignals(True)
         i = self.source_combo.findData(self.config.studio) if self.config.studio else self.source_combo.count() - 1
         self.source_combo.setCurrentIndex(max(0, i))
-        self.backend_combo.setCurrentText(self.config.backend)
+        finetuned = self.backend_combo.findData(self.config.weights) if self.config.backend == "ppt" else -1
+        if finetuned >= 0:
+            self.backend_combo.setCurrentIndex(finetuned)
+        else:
+            self.backend_combo.setCurrentText(self.config.backend)
         for w in (self.source_combo, self.backend_combo):
             w.blockSignals(False)
         running = self.pipeline is not None
@@ -211,7 +218,43 @@ class MainWindow(QtWidgets.QMainWindow):
             self.open_setup()
 
     def _backend_changed(self, name: str) -> None:
-        self.config.backend = name
+        weights = self.backend_combo.currentData()
+        if weights:  # fine-tuned weights: PPT with that file
+            self.config.backend, self.config.weights = "ppt", weights
+        else:
+            self.config.backend = name
+
+    def refresh_backends(self) -> None:
+        """The backend list: the run backends, then the weights of the fine-tuning runs of the sessions under the
+        sessions folder (``SESSION/finetune/<run>/weights.pth``), each as PPT with that file."""
+        from core.finetune.run import finetuned_weights
+
+        self.backend_combo.blockSignals(True)
+        self.backend_combo.clear()
+        self.backend_combo.addItems(GUI_BACKENDS)
+        try:
+            found = finetuned_weights(self.sessions_root())
+        except OSError as exc:
+            log.warning("cannot list fine-tuned weights under %s: %s", self.sessions_root(), exc)
+            found = []
+        for label, path in found:
+            self.backend_combo.addItem(f"ppt · {label}", str(path))
+            self.backend_combo.setItemData(self.backend_combo.count() - 1, str(path),
+                                           QtCore.Qt.ItemDataRole.ToolTipRole)
+        known = {str(p) for _, p in found}
+        for path in getattr(self, "_chosen_weights", []):  # chosen with use_weights, outside the sessions folder
+            if path not in known and Path(path).is_file():
+                self.backend_combo.addItem(f"ppt · {Path(path).parent.name}/{Path(path).name}", path)
+        self.backend_combo.blockSignals(False)
+        self._sync_controls()
+
+    def use_weights(self, path) -> None:
+        """Run PPT with the weights file ``path`` from the next Start (e.g. fine-tuned weights)."""
+        self.config.backend, self.config.weights = "ppt", str(path)
+        self._chosen_weights = list(dict.fromkeys(getattr(self, "_chosen_weights", []) + [str(path)]))
+        self.refresh_backends()
+        self.save_settings()
+        self.show_info(f"2D backend: PPT with {path} (from the next Start)")
 
     def open_setup(self) -> None:
         from app.gui.setup_dialog import SetupDialog
@@ -533,9 +576,23 @@ class MainWindow(QtWidgets.QMainWindow):
         from app.gui.replay import SessionBrowser
 
         dialog = SessionBrowser(self.sessions_root(), self)
-        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted and dialog.selected is not None:
+        accepted = dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted
+        if dialog.root != self.sessions_root():
             self.set_sessions_root(dialog.root)
+            self.refresh_backends()
+        if accepted and dialog.teach is not None:
+            self.open_teach(dialog.teach)
+        elif accepted and dialog.selected is not None:
             self.open_session(dialog.selected)
+
+    def open_teach(self, session) -> "QtWidgets.QDialog":
+        """The "Teach the model this session" dialog for ``session`` (labels, fine-tuning, the new weights)."""
+        from app.gui.finetune import TeachDialog
+
+        dialog = TeachDialog(Path(session), self)
+        self.teach_dialogs = [d for d in getattr(self, "teach_dialogs", []) if d.isVisible()] + [dialog]
+        dialog.show()
+        return dialog
 
     def open_session(self, path) -> bool:
         """Stop live capture and replay the session folder ``path``; False (and a message) if it cannot be read."""
@@ -566,6 +623,8 @@ class MainWindow(QtWidgets.QMainWindow):
             QtWidgets.QApplication.processEvents()  # deliver its result so the pipeline is stopped below
         self.stop()
         self.replay.shutdown()
+        for dialog in getattr(self, "teach_dialogs", []):
+            dialog.close()  # stops a running fine-tuning at its next step (resumable)
         self.replay.close_session()
         if self.wizard is not None:
             self.wizard.close()

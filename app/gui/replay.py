@@ -49,6 +49,7 @@ class SessionBrowser(QtWidgets.QDialog):
         self.resize(760, 380)
         self.root = Path(root)
         self.selected: Path | None = None
+        self.teach: Path | None = None  # set when the dialog closes through "Teach the model this session"
         self.root_edit = QtWidgets.QLineEdit(str(self.root))
         browse = QtWidgets.QPushButton("Folder…")
         browse.clicked.connect(self._browse)
@@ -62,6 +63,11 @@ class SessionBrowser(QtWidgets.QDialog):
                                              | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept_selected)
         buttons.rejected.connect(self.reject)
+        self.teach_button = buttons.addButton("Teach the model this session…",
+                                              QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
+        self.teach_button.setToolTip("bootstrapped labels from this session, then fine-tuning of the weights on them "
+                                     "(needs a calibrated session with at least 2 cameras)")
+        self.teach_button.clicked.connect(self._teach_selected)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Folder"))
         top.addWidget(self.root_edit, 1)
@@ -88,6 +94,12 @@ class SessionBrowser(QtWidgets.QDialog):
         if path:
             self.root_edit.setText(path)
             self.refresh(Path(path))
+
+    def _teach_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.teach = self.sessions[rows[0].row()]["path"]
+            self.accept()
 
     def _accept_selected(self, *_args) -> None:
         rows = self.table.selectionModel().selectedRows()
