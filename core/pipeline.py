@@ -38,6 +38,7 @@ from core.estimators.base import Estimator, Poses2D
 from core.geometry import CameraRig, triangulate
 from core.geometry.filters import OneEuroFilter
 from core.geometry.skeletons import Skeleton
+from core.locate import PersonBoxes, estimate_2d, make_locator
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +92,15 @@ class StageTimings:
 
 @dataclass(frozen=True, eq=False)
 class PipelineResult:
-    """Everything about one processed frame set (what :meth:`Pipeline.latest` returns)."""
+    """Everything about one processed frame set (what :meth:`Pipeline.latest` returns); ``person`` is the
+    localisation stage's answer (boxes and their sources) for top-down backends, else ``None``."""
 
     index: int
     frame_set: FrameSet
     poses_2d: Poses2D
     pose_3d: Pose3D
     timings: StageTimings
+    person: "PersonBoxes | None" = None
 
 
 @dataclass
@@ -113,6 +116,8 @@ class PipelineSettings:
         min_confidence, outliers, threshold_px, min_views, refine: passed to :func:`core.geometry.triangulate`.
         filter: ``"one-euro"`` or ``None``; one_euro_min_cutoff / one_euro_beta: its parameters.
         torch_threads: ``torch.set_num_threads`` for inference (``None`` leaves it).
+        detectors: person detectors of the localisation stage for top-down backends (PPT): ``"auto"``, or
+            names among ``mog2``, ``knn``, ``mediapipe`` (:func:`core.locate.create_detectors`).
     """
 
     mode: str = "live"
@@ -129,6 +134,7 @@ class PipelineSettings:
     one_euro_min_cutoff: float = 1.0
     one_euro_beta: float = 0.05
     torch_threads: int | None = None
+    detectors: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in ("live", "offline"):
@@ -230,6 +236,7 @@ class Pipeline:
         self.sources = sorted(sources, key=lambda s: self.rig.names.index(s.name))
         self.estimator = estimator
         self.events = events or EventBus()
+        self.locator = make_locator(estimator, self.rig, self.settings.detectors)
         if self.settings.mode == "offline" and any(s.live for s in self.sources):
             raise ValueError("offline mode needs file or folder sources (live cameras cannot wait)")
         fps = self.settings.fps or next((s.fps for s in self.sources if s.fps), None) or 30.0
@@ -303,6 +310,8 @@ class Pipeline:
             if t.is_alive():
                 log.warning("pipeline thread %s did not end within %.1f s", t.name, timeout)
         self.stop_recording()
+        if self.locator is not None:
+            self.locator.close()
         self.events.publish("pipeline_stopped", f"stopped after {self._results} results")
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -476,12 +485,29 @@ class Pipeline:
             fs, t_synced = item
             try:
                 t0 = time.perf_counter_ns()
-                poses = self.estimator.estimate(fs, self.rig)
+                poses, person = estimate_2d(self.estimator, self.locator, fs, self.rig)
                 t1 = time.perf_counter_ns()
             except Exception as exc:  # report and keep going with the next set
                 self._report(f"2D estimation of frame set {fs.index}", exc, last)
                 continue
-            self._pose_slot.put((fs, t_synced, t0, t1, poses), self._stop)
+            if person is not None and person.event:
+                self._person_event(person)
+            self._pose_slot.put((fs, t_synced, t0, t1, poses, person), self._stop)
+
+    def _person_event(self, person) -> None:
+        if person.event == "person_found":
+            views = [c for c, s in zip(person.cameras, person.source) if s != "none"]
+            how = f" by {'/'.join(person.detectors)}" if person.detectors else ""
+            self.events.publish("person_found", f"person found{how}; boxes in {', '.join(views)}")
+        else:
+            self.events.publish("person_lost", "person lost in every view: searching "
+                                f"({', '.join(self.locator.detector_names)})")
+
+    def select_subject(self, camera: str, xy) -> None:
+        """Follow the person at image point ``xy`` (px) of ``camera`` (top-down backends; e.g. a GUI click)."""
+        if self.locator is None:
+            raise ValueError(f"the {self.estimator.name} backend does not track a person (not top-down)")
+        self.locator.select(camera, xy)
 
     def _lift_loop(self) -> None:
         """3D thread: triangulate, filter, publish, call the sinks."""
@@ -494,9 +520,9 @@ class Pipeline:
                 self.finished.set()
                 self.events.publish("pipeline_finished", f"all sources ended; {self._results} results")
                 return
-            fs, t_synced, t0, t1, poses = item
+            fs, t_synced, t0, t1, poses, person = item
             try:
-                result = self._lift(fs, t_synced, t0, t1, poses)
+                result = self._lift(fs, t_synced, t0, t1, poses, person)
             except Exception as exc:
                 self._report(f"triangulating frame set {fs.index}", exc, last)
                 continue
@@ -512,14 +538,16 @@ class Pipeline:
                     log.exception("result sink %r failed", sink)
                     self.events.publish("error", f"result sink failed: {exc}")
 
-    def _lift(self, fs: FrameSet, t_synced: int, t0: int, t1: int, poses: Poses2D) -> PipelineResult:
+    def _lift(self, fs: FrameSet, t_synced: int, t0: int, t1: int, poses: Poses2D, person=None) -> PipelineResult:
         pose = triangulate_poses(self.rig, poses, self.settings)
+        if self.locator is not None:
+            self.locator.observe(poses, pose.raw_points, fs.t_ns)
         t2 = time.perf_counter_ns()
         pose = apply_filter(pose, self._filter, fs.t_ns / 1e9)
         t3 = time.perf_counter_ns()
         timings = StageTimings(fs.t_ns, t_synced, t0, t1, t2, t3)
         with self._lock:
-            result = PipelineResult(self._results, fs, poses, pose, timings)
+            result = PipelineResult(self._results, fs, poses, pose, timings, person)
             self._results += 1
             self._latest = result
             self._history.append(timings)

@@ -11,7 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate", help="evaluate pose weights on a studio session (JDR, PCK, MPJPE, PA-MPJPE)",
         description="Run a multi-view PPT weights file over a studio session's frames, with crops from the "
-        "ground-truth 2D (as the official evaluation), and compare with the session's ground truth: 2D JDR "
+        "ground-truth 2D (as the official evaluation) or from the person-localisation stage (--boxes locate), "
+        "and compare with the session's ground truth: 2D JDR "
         "(<= 12.8 px, PPT_SPEC 5.4) and PCK per joint, 3D MPJPE and PA-MPJPE (mm) after triangulation with the "
         "session's calibration, each also split by the ground-truth occlusion flags. See core/train/evaluate.py.")
     p.add_argument("--weights", type=Path, default=None,
@@ -26,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "../shared/data/sessions/pose2sim_balancing)")
     p.add_argument("--views", choices=("1", "all"), default="all",
                    help="'all': every view in one fused forward; '1': each view alone (single-view PPT)")
+    p.add_argument("--boxes", choices=("truth", "locate"), default="truth",
+                   help="person crops: 'truth' (from the ground-truth 2D, as the official evaluation) or 'locate' "
+                   "(the person-localisation stage run on every frame set in order, as live; the session's first "
+                   "person is selected on the first frame set)")
+    p.add_argument("--detectors", default="auto", help="person detectors for --boxes locate: auto, mog2, knn, "
+                   "mediapipe or a comma-separated list")
     p.add_argument("--keep-ratio", type=float, default=None, help="token keep ratio (default: the model's, 0.7)")
     p.add_argument("--stride", type=int, default=1, help="use every N-th frame set")
     p.add_argument("--max-frames", type=int, default=None, help="at most this many frame sets")
@@ -49,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.real:
         return _run_real(args, estimator)
     result = evaluate_session(estimator, args.session, args.views, stride=args.stride, max_frames=args.max_frames,
-                              threshold_px=args.threshold)
+                              threshold_px=args.threshold, boxes=args.boxes, detectors=args.detectors)
     result.weights = str(args.weights or DEMO_WEIGHTS)
     if args.json:
         print(json.dumps({"weights": result.weights, **result.as_dict()}))

@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="multiview_ppt_s")
     p.add_argument("--weights", type=Path, default=None)
     p.add_argument("--keypoints", type=Path, default=None, help="openpose-json folder")
+    p.add_argument("--detectors", default="auto", help="person detectors of the top-down (ppt/demo) backend: auto (MOG2 background subtraction, plus mediapipe's person detector when installed), mog2, knn, mediapipe or a comma-separated list")
     p.add_argument("--outliers", choices=("none", "worst-view", "ransac"), default="worst-view")
     p.add_argument("--min-confidence", type=float, default=0.3)
     p.add_argument("--filter", choices=("none", "one-euro"), default="one-euro")
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         estimator = create_estimator(args.backend)
     settings = PipelineSettings(mode="offline", min_confidence=args.min_confidence,
                                 outliers=None if args.outliers == "none" else args.outliers,
-                                filter=None if args.filter == "none" else args.filter)
+                                filter=None if args.filter == "none" else args.filter, detectors=args.detectors)
     res = session.reprocess(estimator, settings, name=args.name, overwrite=args.overwrite, start=args.start,
                             stop=args.stop, smoothing_hz=args.butterworth)
     pts = res.arrays.get("points_3d")

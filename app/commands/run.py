@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     est.add_argument("--weights", type=Path, default=None, help="PPT weights (default: random init, labelled)")
     est.add_argument("--keypoints", type=Path, default=None, help="openpose-json: folder of per-camera JSON folders")
     est.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads (1 beside capture threads)")
+    est.add_argument("--detectors", default="auto", help="person detectors of the top-down (ppt/demo) backend: auto (MOG2 background subtraction, plus mediapipe's person detector when installed), mog2, knn, mediapipe or a comma-separated list")
     tri = p.add_argument_group("3D")
     tri.add_argument("--outliers", choices=("none", "worst-view", "ransac"), default="worst-view")
     tri.add_argument("--min-confidence", type=float, default=0.3)
@@ -76,7 +77,7 @@ def build(args: argparse.Namespace):
                                 min_confidence=args.min_confidence,
                                 outliers=None if args.outliers == "none" else args.outliers,
                                 filter=None if args.filter == "none" else args.filter,
-                                torch_threads=args.torch_threads)
+                                torch_threads=args.torch_threads, detectors=args.detectors)
     return setup.sources, setup.rig, estimator, settings
 
 

@@ -20,8 +20,17 @@ _TOKEN_LUT[:, 2] = 0
 _TOKEN_LUT[:, 3] = np.linspace(0, 150, 256)
 
 
+#: Person box colours by source (:data:`core.locate.BOX_SOURCES`).
+BOX_COLOURS = {"tracked": (60, 200, 255), "detected": (255, 170, 40)}
+
+
 class CameraView(QtWidgets.QWidget):
-    """Frame + overlays of one camera. Coordinates are image pixels (x right, y down)."""
+    """Frame + overlays of one camera. Coordinates are image pixels (x right, y down).
+
+    ``clicked(camera, x, y)`` is emitted for a left click on the image (image pixels), e.g. to pick the subject.
+    """
+
+    clicked = QtCore.pyqtSignal(str, float, float)
 
     def __init__(self, name: str, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,8 +52,14 @@ class CameraView(QtWidgets.QWidget):
         self._points.setZValue(4)
         self._message = pg.TextItem("", color=(255, 90, 90), anchor=(0.5, 0.5))
         self._message.setZValue(5)
-        for item in (self._image, self._tokens, self._bones, self._joints, self._points, self._message):
+        self._box = pg.PlotDataItem(pen=pg.mkPen(BOX_COLOURS["tracked"], width=2))
+        self._box.setZValue(2)
+        self._box_label = pg.TextItem("", color=BOX_COLOURS["tracked"], anchor=(0, 1))
+        self._box_label.setZValue(5)
+        for item in (self._image, self._tokens, self._bones, self._joints, self._points, self._message, self._box,
+                     self._box_label):
             self._view.addItem(item)
+        self._graphics.scene().sigMouseClicked.connect(self._on_click)
         self._title = QtWidgets.QLabel(name)
         self._title.setStyleSheet("font-weight: bold;")
         self._status = QtWidgets.QLabel("")
@@ -103,6 +118,27 @@ class CameraView(QtWidgets.QWidget):
             self._bones.setData(seg[:, 0], seg[:, 1])
         else:
             self._bones.setData([], [])
+
+    def set_box(self, box: np.ndarray | None, source: str | None = None) -> None:
+        """Draw the person box ``(x, y, w, h)`` px labelled with where it came from (``tracked``/``detected``);
+        ``None``, a NaN box or source ``"none"`` hides it."""
+        if box is None or source in (None, "none") or not np.isfinite(box).all():
+            self._box.setData([], [])
+            self._box_label.setText("")
+            return
+        x, y, w, h = (float(v) for v in box)
+        colour = BOX_COLOURS.get(source, BOX_COLOURS["tracked"])
+        self._box.setData([x, x + w, x + w, x, x], [y, y, y + h, y + h, y], pen=pg.mkPen(colour, width=2))
+        self._box_label.setColor(colour)
+        self._box_label.setText(source)
+        self._box_label.setPos(x, y)
+
+    def _on_click(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or self._size is None:
+            return
+        p = self._view.mapSceneToView(event.scenePos())
+        if 0 <= p.x() < self._size[0] and 0 <= p.y() < self._size[1]:
+            self.clicked.emit(self.name, float(p.x()), float(p.y()))
 
     def set_token_mask(self, mask: np.ndarray | None) -> None:
         """Overlay a (H, W) map in [0, 1] of the image regions the selected pruning stage kept."""

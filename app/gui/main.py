@@ -58,6 +58,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._relay = _EventRelay()
         self._relay.event.connect(self._on_event)
         self.views = MocapViews()
+        self.views.camera_clicked.connect(self.select_subject)
         self._build_toolbar()
         from app.gui.replay import ReplayPanel
 
@@ -265,6 +266,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.save_settings()
 
     # -- messages -------------------------------------------------------------------------------------
+    def select_subject(self, camera: str, x: float, y: float) -> None:
+        """Follow the person clicked in a live camera view (top-down backends find people; others ignore it)."""
+        pipeline = self.pipeline
+        if pipeline is None or getattr(pipeline, "locator", None) is None:
+            return
+        pipeline.select_subject(camera, (x, y))
+        self.show_info(f"following the person clicked in {camera} at ({x:.0f}, {y:.0f})")
+
     def show_error(self, text: str) -> None:
         """Show an error in the window (banner + event list); the app keeps running."""
         log.error("%s", text)
@@ -298,6 +307,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.errors.append(event.message)
             self.banner.setText(f"⚠ {event.message}")
             self.banner.show()
+        if event.kind in ("person_lost", "person_found"):
+            self.statusBar().showMessage(event.message, 0 if event.kind == "person_lost" else 8000)
         if event.camera and event.kind == "camera_lost":
             self.views.lost.add(event.camera)
             self.views.set_camera_status(event.camera, "lost", message="camera lost")
@@ -491,7 +502,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self._set_token_stages(len(p2.kept_tokens), layers)
         self._set_joints(p2.skeleton)
         self.views.show_result(result.frame_set, p2.skeleton, p2.keypoints, p2.confidence, result.pose_3d.points,
-                               self.masks_for(p2, result.frame_set), latency_ms=result.timings.durations_ms())
+                               self.masks_for(p2, result.frame_set), latency_ms=result.timings.durations_ms(),
+                               boxes=p2.boxes, box_source=p2.box_source)
         self.views.redraw()
         self.display_busy_s += time.perf_counter() - t_tick
         now = time.monotonic()

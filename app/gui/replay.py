@@ -270,7 +270,9 @@ class ReplayPanel(QtWidgets.QWidget):
                 self.window._set_token_stages(len(p2.kept_tokens), [])  # result sets do not record the layers
             masks = self.window.masks_for(p2, item.frame_set)
         self.window.views.show_result(item.frame_set, skeleton, item.keypoints, item.confidence, item.points_3d,
-                                      masks, t=item.index / max(1.0, self.session.fps))
+                                      masks, t=item.index / max(1.0, self.session.fps),
+                                      boxes=None if p2 is None else p2.boxes,
+                                      box_source=None if p2 is None else p2.box_source)
         self.window.views.redraw(force_3d=not self.timer.isActive())
 
     def redraw(self) -> None:

@@ -46,6 +46,9 @@ class MocapViews(QtWidgets.QWidget):
             every result); heavy drawing at a lower rate keeps the display up with the pipeline.
     """
 
+    #: A left click on a camera's image: (camera, x, y) in image pixels (the window picks the subject).
+    camera_clicked = QtCore.pyqtSignal(str, float, float)
+
     def __init__(self, parent: QtWidgets.QWidget | None = None, render_interval_s: float = 0.2) -> None:
         super().__init__(parent)
         self.cameras: dict[str, CameraView] = {}
@@ -101,6 +104,7 @@ class MocapViews(QtWidgets.QWidget):
             cols = max(1, math.ceil(math.sqrt(len(names))))
             for i, name in enumerate(names):
                 view = CameraView(name)
+                view.clicked.connect(self.camera_clicked)
                 self._grid.addWidget(view, i // cols, i % cols)
                 self.cameras[name] = view
         self.scene.set_rig(rig)
@@ -116,11 +120,13 @@ class MocapViews(QtWidgets.QWidget):
     # -- per result -----------------------------------------------------------------------------------
     def show_result(self, frame_set, skeleton, keypoints: np.ndarray | None, confidence: np.ndarray | None,
                     points_3d: np.ndarray | None, masks: dict[str, np.ndarray] | None = None,
-                    t: float | None = None, latency_ms: dict[str, float] | None = None) -> None:
+                    t: float | None = None, latency_ms: dict[str, float] | None = None,
+                    boxes: np.ndarray | None = None, box_source=None) -> None:
         """Update every view with one processed (or replayed) frame set.
 
         ``keypoints (C, J, 2)`` / ``confidence (C, J)`` follow the camera grid's order; ``points_3d (J, 3)`` in the
-        rig's units; ``masks``: camera -> token map (see :func:`token_masks`); ``latency_ms``: stage -> ms.
+        rig's units; ``masks``: camera -> token map (see :func:`token_masks`); ``latency_ms``: stage -> ms;
+        ``boxes (C, 4)`` / ``box_source`` (C,): the person box each view was cropped to and where it came from.
         """
         if skeleton is not None and skeleton is not self.skeleton:
             self.skeleton = skeleton
@@ -136,6 +142,8 @@ class MocapViews(QtWidgets.QWidget):
             else:
                 view.set_pose(None, None)
             view.set_token_mask(masks.get(name))
+            view.set_box(boxes[c] if boxes is not None and frame is not None else None,
+                         box_source[c] if box_source is not None else "tracked" if boxes is not None else None)
         now = time.monotonic() if t is None else t
         if latency_ms:
             self.latency.append(now, latency_ms)

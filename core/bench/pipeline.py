@@ -6,8 +6,10 @@ played by the camera threads in real time, so the cameras cost the CPU what real
 renderer's work. The model-only figure runs the same estimator (crops + one batched forward over the 4 views +
 decoding) in a tight loop on one frame set; runs alternate (model, pipeline, model, ...) and medians are reported.
 
-Figures: frame sets per second of both, their ratio (target >= 0.9), and the pipeline's latency per stage
-(glass-to-skeleton = camera capture stamp to filtered 3D). Until the demo weights exist the model is randomly
+Figures: frame sets per second of both, their ratio (target >= 0.9), the pipeline's latency per stage
+(glass-to-skeleton = camera capture stamp to filtered 3D), and the person-localisation stage's ms per frame set
+while tracking beside the model's (preprocess + forward + decode) in the same results (target < 5 %), with the
+frame sets it spent searching. Until the demo weights exist the model is randomly
 initialised (same cost, meaningless keypoints), which the output says.
 """
 
@@ -63,20 +65,21 @@ def prerendered_sources(preset: str, fps: float, frames: int, seed: int = 0):
     return sources, rig, sets
 
 
-def model_only(estimator, frame_set, rig, seconds: float) -> dict:
+def model_only(estimator, frame_set, rig, seconds: float, boxes=None) -> dict:
     """Sets per second of ``estimator.estimate`` alone on one frame set (after one warm-up call), called from a
     worker thread like the pipeline's processing thread (PyTorch's CPU thread pools behave differently on the main
-    thread, so comparing across threads would not be like for like)."""
+    thread, so comparing across threads would not be like for like). A top-down estimator gets ``boxes``."""
     import threading
 
     times: list[float] = []
+    extra = {"boxes": boxes} if getattr(estimator, "top_down", False) else {}
 
     def work():
-        estimator.estimate(frame_set, rig)
+        estimator.estimate(frame_set, rig, **extra)
         t_end = time.perf_counter() + seconds
         while time.perf_counter() < t_end or len(times) < 3:
             t0 = time.perf_counter()
-            estimator.estimate(frame_set, rig)
+            estimator.estimate(frame_set, rig, **extra)
             times.append(time.perf_counter() - t0)
 
     t = threading.Thread(target=work, name="model-only")
@@ -92,7 +95,16 @@ def pipeline_run(sources, rig, estimator, seconds: float, warmup: float = 3.0) -
 
     pipeline = Pipeline(sources, rig, estimator, PipelineSettings(filter="one-euro"))
     done: list[int] = []
-    pipeline.add_sink(lambda r: done.append(time.perf_counter_ns()))
+    stage: list[tuple[float, float, bool]] = []  # (locate ms, model forward ms, searching) per result
+
+    def sink(r) -> None:
+        done.append(time.perf_counter_ns())
+        t = r.poses_2d.timings
+        if "locate" in t:
+            stage.append((t["locate"], t.get("preprocess", 0.0) + t.get("forward", 0.0) + t.get("decode", 0.0),
+                          "detect" in t))
+
+    pipeline.add_sink(sink)
     with pipeline:
         time.sleep(warmup)
         n0, t0 = len(done), time.perf_counter_ns()
@@ -104,7 +116,14 @@ def pipeline_run(sources, rig, estimator, seconds: float, warmup: float = 3.0) -
     lat = {k: {"p50": float(np.median(v[-n:])), "p95": float(np.percentile(v[-n:], 95))}
            for k, v in hist.items() if k != "t"}
     errors = [e.message for e in pipeline.events.history() if e.is_error]
+    track = [(a, b) for a, b, searching in stage[len(stage) // 5:] if not searching]  # after the warm-up fifth
+    locate = {"tracking_ms_p50": float(np.median([a for a, _ in track])) if track else float("nan"),
+              "model_ms_p50": float(np.median([b for _, b in track])) if track else float("nan"),
+              "searching_sets": int(sum(1 for *_, searching in stage if searching)),
+              "searching_ms_mean": float(np.mean([a for a, _, s in stage if s])) if any(s for *_, s in stage)
+              else float("nan")}
     return {"sets_per_s": (n1 - n0) / ((t1 - t0) / 1e9), "results": metrics.results, "latency_ms": lat,
+            "locate": locate,
             "camera_fps": {c: v["fps"] for c, v in metrics.cameras.items()},
             "skipped_sets": metrics.skipped_sets, "errors": errors}
 
@@ -118,8 +137,16 @@ def run(args: argparse.Namespace) -> dict:
     sources, rig, sets = prerendered_sources(preset, args.fps, args.frames)
     estimator = make_estimator(args.preset, args.weights, args.torch_threads)
     model_rates, pipe_runs = [], []
+    boxes = None
+    if getattr(estimator, "top_down", False):  # the model alone gets the person's boxes, found once
+        from core.locate import PersonLocator
+
+        locator = PersonLocator(rig, "mog2,mediapipe" if _has_mediapipe() else "mog2")
+        for fs in sets:
+            boxes = locator.locate(fs).boxes
+        locator.close()
     for _ in range(args.rounds):
-        model_rates.append(model_only(estimator, sets[0], rig, seconds=args.seconds)["sets_per_s"])
+        model_rates.append(model_only(estimator, sets[-1], rig, seconds=args.seconds, boxes=boxes)["sets_per_s"])
         sources, rig, _ = prerendered_sources(preset, args.fps, args.frames)
         pipe_runs.append(pipeline_run(sources, rig, estimator, args.seconds))
     model = float(np.median(model_rates))
@@ -137,4 +164,16 @@ def run(args: argparse.Namespace) -> dict:
         "glass_to_skeleton_ms_p95": last["latency_ms"]["glass_to_skeleton"]["p95"],
         "stage_ms_p50": {k: v["p50"] for k, v in last["latency_ms"].items()},
         "skipped_sets_latest_wins": last["skipped_sets"], "errors": last["errors"],
+        "locate_tracking_ms_p50": last["locate"]["tracking_ms_p50"],
+        "model_ms_p50_in_pipeline": last["locate"]["model_ms_p50"],
+        "locate_over_model": last["locate"]["tracking_ms_p50"] / last["locate"]["model_ms_p50"]
+        if last["locate"]["model_ms_p50"] else float("nan"),
+        "locate_searching_sets": last["locate"]["searching_sets"],
+        "locate_searching_ms_mean": last["locate"]["searching_ms_mean"],
     }
+
+
+def _has_mediapipe() -> bool:
+    from core.locate.detectors import mediapipe_available
+
+    return mediapipe_available()[0]

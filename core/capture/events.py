@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 EVENT_KINDS = (
     "camera_opened", "camera_lost", "camera_back", "camera_error", "camera_finished",
     "pipeline_started", "pipeline_stopped", "pipeline_finished", "recording_started", "recording_stopped",
-    "error", "warning", "status",
+    "error", "warning", "status", "person_found", "person_lost",
 )
 
 

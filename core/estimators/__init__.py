@@ -11,7 +11,7 @@ BACKENDS = ("ppt", "mediapipe", "openpose-json")
 
 
 def create_estimator(backend: str, cameras: list[str] | None = None, **options) -> Estimator:
-    """Build a backend by name. Options: ``ppt``: preset, weights, fuse, keep_ratio, crop, num_threads, device;
+    """Build a backend by name. Options: ``ppt``: preset, weights, fuse, keep_ratio, num_threads, device;
     ``mediapipe``: model ("full"/"lite"/"heavy"), cache_dir; ``openpose-json``: root (folder of per-camera
     folders), skeleton. ``cameras`` are the rig's names (needed by file backends)."""
     if backend == "ppt":

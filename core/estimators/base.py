@@ -31,8 +31,12 @@ class Poses2D:
         token_grid: (rows, cols) of the token grid.
         token_to_image: (C, 2, 3) affine maps from model-input pixels to original image pixels (for drawing the
             kept tokens over the frame); ``None`` when there are no tokens.
-        timings: stage -> milliseconds (``preprocess``, ``forward``, ``decode``, ...).
+        timings: stage -> milliseconds (``locate``, ``preprocess``, ``forward``, ``decode``, ...).
         frame_index: the frame index the keypoints belong to (file backends), else the set index.
+        boxes: (C, 4) person box per view ``(x, y, w, h)`` px that a top-down backend cropped (NaN: no box, so no
+            2D in that view); ``None`` for backends that need no boxes.
+        box_source: per view where its box came from: ``"tracked"``, ``"detected"`` or ``"none"``
+            (:mod:`core.locate`).
     """
 
     cameras: list[str]
@@ -45,9 +49,13 @@ class Poses2D:
     token_to_image: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
     frame_index: int = 0
+    boxes: np.ndarray | None = None
+    box_source: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         C, J = len(self.cameras), self.skeleton.num_joints
+        if self.boxes is not None and np.shape(self.boxes) != (C, 4):
+            raise ValueError(f"Poses2D boxes: expected (C, 4) = {(C, 4)}, got {np.shape(self.boxes)}")
         if self.keypoints.shape != (C, J, 2):
             raise ValueError(f"Poses2D keypoints: expected (C, J, 2) = {(C, J, 2)}, got {self.keypoints.shape}")
         if self.confidence.shape != (C, J):
@@ -71,6 +79,9 @@ class Estimator(ABC):
     name = "estimator"
     skeleton: Skeleton
     description = ""
+    #: Top-down backends (PPT) need a person box per view: ``estimate(frame_set, rig, boxes=...)`` with the boxes
+    #: of :class:`core.locate.PersonLocator` (run them through :func:`core.locate.estimate_2d`).
+    top_down = False
 
     @abstractmethod
     def estimate(self, frame_set: FrameSet, rig: CameraRig) -> Poses2D:

@@ -35,7 +35,7 @@ def create_demo_estimator(weights=None, allow_random: bool = True, **options) ->
     With no file at the default location and ``allow_random``, the demo architecture is randomly initialised and
     its ``description`` says so (keypoints are meaningless, the cost is real). A given ``weights`` path that does
     not exist, is not a weights file or holds another architecture raises ``FileNotFoundError``/``ValueError``.
-    Options go to :class:`PPTEstimator` (``num_threads``, ``device``, ``keep_ratio``, ``crop``, ``fuse``...); weights
+    Options go to :class:`PPTEstimator` (``num_threads``, ``device``, ``keep_ratio``, ``fuse``...); weights
     whose metadata says they were trained on single views only (``fusion_trained`` false) run unfused by default.
     """
     from core.inference.demo import DEMO_WEIGHTS, read_weights_file

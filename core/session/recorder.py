@@ -14,7 +14,8 @@ Result arrays (T results, C cameras, J joints): ``frame_index (T,)`` (the record
 ``t_ns (T,)``, ``frame_t_capture_ns (T, C)`` (-1 for a missing camera), ``keypoints (T, C, J, 2)`` px,
 ``confidence (T, C, J)``, ``kept_tokens_<s> (T, C, K_s)`` (-1 = missing camera) with, to draw them,
 ``token_to_image (T, C, 2, 3)`` (model-input px -> image px), ``token_grid (T, 2)`` and ``token_stride (T, 2)``
-(rows, cols), ``points_3d (T, J, 3)``
+(rows, cols), ``boxes (T, C, 4)`` (the person box each view was cropped to, xywh px, NaN = none; top-down backends)
+with ``box_source (T, C)`` (:data:`BOX_SOURCE_CODES`), ``points_3d (T, J, 3)``
 (filtered), ``raw_points_3d (T, J, 3)``, ``reprojection_error (T, J)`` px, ``views_used (T, C, J)``,
 ``latency_ms (T, 6)`` (columns ``LATENCY_COLUMNS``).
 """
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 RESULTS_DIR = "results"
 LATENCY_COLUMNS = ("sync", "queue", "estimate_2d", "triangulate_3d", "filter", "glass_to_skeleton")
+#: ``box_source`` codes in result sets (:data:`core.locate.BOX_SOURCES` order).
+BOX_SOURCE_CODES = {"none": 0, "tracked": 1, "detected": 2}
 _END = object()
 
 
@@ -120,6 +123,10 @@ class ResultWriter:
         }
         for s, k in enumerate(p2.kept_tokens):
             row[f"kept_tokens_{s}"] = np.asarray(k, dtype=np.int16)
+        if p2.boxes is not None:  # the person box each view was cropped to, and where it came from
+            row["boxes"] = np.asarray(p2.boxes, dtype=np.float32)
+            if p2.box_source is not None:
+                row["box_source"] = np.array([BOX_SOURCE_CODES[s] for s in p2.box_source], dtype=np.int8)
         if p2.kept_tokens and p2.token_to_image is not None:  # what replay needs to draw the token maps
             row["token_to_image"] = np.asarray(p2.token_to_image, dtype=np.float32)
             row["token_grid"] = np.asarray(p2.token_grid, dtype=np.int16)
@@ -162,7 +169,7 @@ class ResultWriter:
 
 
 _2D_KEYS = ("frame_index", "t_ns", "frame_t_capture_ns", "keypoints", "confidence", "token_to_image", "token_grid",
-            "token_stride")
+            "token_stride", "boxes", "box_source")
 _3D_KEYS = ("frame_index", "t_ns", "points_3d", "raw_points_3d", "reprojection_error", "views_used", "latency_ms")
 
 

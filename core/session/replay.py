@@ -22,7 +22,7 @@ from core.capture.sync import group_frames
 from core.geometry.filters import OneEuroFilter, butterworth_filter
 from core.geometry.skeletons import get_skeleton
 from core.session.folder import read_json
-from core.session.recorder import RESULTS_DIR, ResultWriter, load_result_chunks
+from core.session.recorder import BOX_SOURCE_CODES, RESULTS_DIR, ResultWriter, load_result_chunks
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ class ResultSet:
                       "token_grid": tuple(int(v) for v in a["token_grid"][row]),
                       "token_stride": tuple(int(v) for v in a["token_stride"][row]),
                       "token_to_image": a["token_to_image"][row].astype(np.float64)}
+        if "boxes" in a:
+            tokens["boxes"] = a["boxes"][row].astype(np.float64)
+            if "box_source" in a:
+                names = {v: k for k, v in BOX_SOURCE_CODES.items()}
+                tokens["box_source"] = tuple(names.get(int(v), "none") for v in a["box_source"][row])
         frame = int(a["frame_index"][row]) if "frame_index" in a else row
         return Poses2D(list(cameras), a["keypoints"][row], a["confidence"][row], skeleton, frame_index=frame,
                        **tokens)
@@ -282,6 +287,7 @@ class Session:
         """
         from tqdm import tqdm
 
+        from core.locate import estimate_2d, make_locator
         from core.pipeline import (PipelineResult, PipelineSettings, StageTimings, apply_filter,
                                    triangulate_poses)
 
@@ -289,6 +295,7 @@ class Session:
         rig = self.rig
         flt = (OneEuroFilter(settings.one_euro_min_cutoff, settings.one_euro_beta)
                if settings.filter == "one-euro" else None)
+        locator = make_locator(estimator, rig, settings.detectors)  # top-down backends: find the person, as live
         writer = ResultWriter(self.path, name, rig.names, estimator.skeleton, overwrite=overwrite,
                               settings={"pipeline": settings.as_dict(), "estimator": estimator.settings(),
                                         "source": {"kind": "replay", "session": str(self.path)},
@@ -299,20 +306,24 @@ class Session:
         try:
             for k, fs in enumerate(self.frame_sets(start, stop)):
                 t0 = time.perf_counter_ns()
-                poses = estimator.estimate(fs, rig)
+                poses, person = estimate_2d(estimator, locator, fs, rig)
                 t1 = time.perf_counter_ns()
                 pose = triangulate_poses(rig, poses, settings)
+                if locator is not None:
+                    locator.observe(poses, pose.raw_points, fs.t_ns)
                 t2 = time.perf_counter_ns()
                 t_s = fs.t_ns / 1e9 if fs.t_ns > 0 else fs.index / self.fps
                 pose = apply_filter(pose, flt, t_s)
                 t3 = time.perf_counter_ns()
-                writer.add(PipelineResult(k, fs, poses, pose, StageTimings(t0, t0, t0, t1, t2, t3)), fs.index)
+                writer.add(PipelineResult(k, fs, poses, pose, StageTimings(t0, t0, t0, t1, t2, t3), person), fs.index)
                 bar.update(1)
                 if on_progress is not None:
                     on_progress(k + 1, total)
         finally:
             bar.close()
             writer.close()
+            if locator is not None:
+                locator.close()
         if smoothing_hz:
             self._smooth(writer.folder, smoothing_hz)
         return self.results(name)

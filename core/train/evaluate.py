@@ -61,11 +61,13 @@ class SessionEvaluation:
     overall: dict = field(default_factory=dict)
     per_joint: dict = field(default_factory=dict)
     forward_ms: float = float("nan")
+    boxes: str = "truth"
 
     def as_dict(self) -> dict:
         return {"session": self.session, "mode": self.mode, "keep_ratio": self.keep_ratio, "frames": self.frames,
                 "views": self.views, "jdr_threshold_px": self.threshold_px, "joint_names": list(self.joint_names),
-                "overall": self.overall, "per_joint": self.per_joint, "forward_ms": self.forward_ms}
+                "overall": self.overall, "per_joint": self.per_joint, "forward_ms": self.forward_ms,
+                "boxes": self.boxes}
 
 
 def gt_boxes(joints_2d: np.ndarray) -> np.ndarray:
@@ -87,12 +89,20 @@ def _h36m_index(joint_names) -> np.ndarray:
     return np.array([names.index(j) for j in H36M17.joints])
 
 
-def predict_session(estimator, session, views: str = "all", stride: int = 1, max_frames: int | None = None):
-    """Run ``estimator`` over a session's frames with ground-truth crops.
+def predict_session(estimator, session, views: str = "all", stride: int = 1, max_frames: int | None = None,
+                    boxes: str = "truth", detectors="auto"):
+    """Run ``estimator`` over a session's frames with crops from ``boxes``: ``"truth"`` (the ground-truth 2D, as
+    the official evaluation) or ``"locate"`` (:class:`core.locate.PersonLocator` run on every frame set in order,
+    as live, fed back with the model's own triangulated result; the session's first person is selected on the
+    first frame set as a user's click would). A view without a located box has no 2D (NaN, a miss).
 
     Returns (frame indices (T,), keypoints (T, C, J, 2) px, confidence (T, C, J), mean forward ms per frame set).
     Frame sets with a dropped camera are skipped.
     """
+    if boxes not in ("truth", "locate"):
+        raise ValueError(f"boxes must be 'truth' or 'locate', got {boxes!r}")
+    if boxes == "locate":
+        return _predict_located(estimator, session, views, stride, max_frames, detectors)
     from core.session.folder import SessionReader
 
     reader = session if isinstance(session, SessionReader) else SessionReader(session)
@@ -130,14 +140,61 @@ def predict_session(estimator, session, views: str = "all", stride: int = 1, max
     return np.array(frames), np.stack(kps), np.stack(confs), float(np.mean(times[1:] if len(times) > 1 else times))
 
 
+def _predict_located(estimator, session, views: str, stride: int, max_frames: int | None, detectors):
+    """:func:`predict_session` with ``boxes="locate"``: every frame set goes through the stage and the model in
+    order; the figures use every ``stride``-th one."""
+    from core.locate import PersonLocator
+    from core.locate.evaluate import _subject_pick, model_predict, run_located
+    from core.session.folder import SessionReader
+
+    reader = session if isinstance(session, SessionReader) else SessionReader(session)
+    truth = reader.ground_truth()
+    if truth is None:
+        raise ValueError(f"{reader.path} has no ground truth (ground_truth.npz): evaluation needs a studio session")
+    row_of = {int(f): i for i, f in enumerate(truth.frame_index)}
+    names = reader.camera_names
+    wanted = list(range(0, reader.num_frames, max(1, stride)))
+    if max_frames:
+        wanted = wanted[:max_frames]
+    wanted_set = set(wanted)
+    stop = (wanted[-1] + 1) if wanted else 0
+    forward = model_predict(estimator, reader.rig, fuse=(views == "all"))
+    times: list[float] = []
+
+    def predict(fs, boxes):
+        t0 = time.perf_counter()
+        out = forward(fs, boxes)
+        times.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+    locator = PersonLocator(reader.rig, detectors)
+    pick = _subject_pick(truth, names)
+    frames, kps, confs = [], [], []
+    try:
+        sets = (fs for fs in reader.frame_sets(0, stop) if fs.index in row_of)
+        for fs, _, kp, conf in run_located(locator, reader.rig, sets, predict, on_start=lambda f: pick(locator, f)):
+            if fs.index in wanted_set and all(n in fs.frames for n in names):
+                frames.append(fs.index)
+                kps.append(kp)
+                confs.append(conf)
+    finally:
+        locator.close()
+    if not frames:
+        raise ValueError(f"{reader.path}: no complete frame set to evaluate")
+    return np.array(frames), np.stack(kps), np.stack(confs), float(np.mean(times[1:] if len(times) > 1 else times))
+
+
 def evaluate_session(estimator, session, views: str = "all", *, stride: int = 1, max_frames: int | None = None,
-                     threshold_px: float = JDR_THRESHOLD_PX) -> SessionEvaluation:
-    """Evaluate a :class:`core.inference.PoseEstimator2D` (multi-view model) on a studio session folder."""
+                     threshold_px: float = JDR_THRESHOLD_PX, boxes: str = "truth",
+                     detectors="auto") -> SessionEvaluation:
+    """Evaluate a :class:`core.inference.PoseEstimator2D` (multi-view model) on a studio session folder, with crops
+    from the ground truth (``boxes="truth"``) or from the localisation stage (``"locate"``, see
+    :func:`predict_session`)."""
     from core.geometry.triangulation import triangulate_sequence
     from core.session.folder import SessionReader
 
     reader = SessionReader(session)
-    frames, kp, conf, fwd_ms = predict_session(estimator, reader, views, stride, max_frames)
+    frames, kp, conf, fwd_ms = predict_session(estimator, reader, views, stride, max_frames, boxes, detectors)
     truth = reader.ground_truth()
     idx = _h36m_index(truth.joint_names)
     rows = np.array([int(np.nonzero(truth.frame_index == f)[0][0]) for f in frames])
@@ -180,6 +237,7 @@ def evaluate_session(estimator, session, views: str = "all", *, stride: int = 1,
                 overall[f"n_{name}_3d"] = int(mask.sum())
     keep = estimator.keep_ratio if estimator.keep_ratio is not None else estimator.config.keep_ratio
     return SessionEvaluation(session=str(reader.path), mode="multi-view fused" if views == "all" else "single-view",
+                             boxes=boxes,
                              keep_ratio=float(keep), frames=T, views=C, threshold_px=threshold_px,
                              joint_names=H36M17.joints, overall=overall, per_joint=per_joint, forward_ms=fwd_ms)
 
@@ -189,7 +247,8 @@ def format_table(result: SessionEvaluation) -> str:
     o = result.overall
     pct = lambda v: "-" if v is None or not np.isfinite(v) else f"{100 * v:5.1f}"  # noqa: E731
     mm = lambda v: "-" if v is None or not np.isfinite(v) else f"{v:6.1f}"  # noqa: E731
-    lines = [f"session {result.session}: {result.mode}, keep ratio {result.keep_ratio}, {result.frames} frame sets "
+    lines = [f"session {result.session}: {result.mode}, keep ratio {result.keep_ratio}, {result.boxes} boxes, "
+             f"{result.frames} frame sets "
              f"x {result.views} views, model {result.forward_ms:.0f} ms per frame set",
              f"JDR (<= {result.threshold_px} px) {pct(o['jdr'])} %  visible {pct(o.get('jdr_visible'))} %  "
              f"occluded {pct(o.get('jdr_occluded'))} % ({o.get('n_occluded_2d', 0)} of "

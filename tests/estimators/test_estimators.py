@@ -19,7 +19,9 @@ def test_ppt_backend_batches_views_and_returns_kept_tokens():
     fs = FrameSet.from_frames(0, frames, rig.names)
     est = create_estimator("ppt", preset="multiview_ppt_s", num_threads=1)
     assert "RANDOM INITIALISATION" in est.description and est.settings()["random_init"]
-    poses = est.estimate(fs, rig)
+    truth = vrig.truth(0).boxes[[0, 1, 2], 0]  # the person's box per view (x0, y0, x1, y1)
+    boxes = np.concatenate([truth[:, :2], truth[:, 2:] - truth[:, :2]], 1)
+    poses = est.estimate(fs, rig, boxes=boxes)
     assert poses.keypoints.shape == (3, 17, 2) and poses.confidence.shape == (3, 17)
     assert np.isnan(poses.keypoints[1]).all() and (poses.confidence[1] == 0).all()
     assert np.isfinite(poses.keypoints[[0, 2]]).all()
@@ -38,8 +40,8 @@ def test_ppt_backend_batches_views_and_returns_kept_tokens():
 def test_ppt_backend_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="PPT weights file not found"):
         create_estimator("ppt", weights=tmp_path / "missing.pt")
-    with pytest.raises(ValueError, match="crop must be"):
-        create_estimator("ppt", crop="face")
+    with pytest.raises(TypeError, match="crop"):  # crops come from the localisation stage (core.locate) only
+        create_estimator("ppt", crop="full")
     with pytest.raises(ValueError, match="unknown 2D backend 'yolo'"):
         create_estimator("yolo")
 

@@ -16,7 +16,8 @@ def test_live_studio_tokens_record_replay_export(make_window, qtbot, tmp_path):
     assert list(w.views.cameras) == w.pipeline.rig.names
     view = next(iter(w.views.cameras.values()))
     assert view._image.image is not None and view._image.image.shape[:2] == (480, 640)
-    assert len(view._joints.data) > 0  # 2D joints drawn
+    wait_for(qtbot, lambda: len(view._joints.data) > 0, 60)  # once the person is found: 2D joints drawn
+    assert view._box_label.textItem.toPlainText() in ("tracked", "detected")  # its box and where it came from
     assert "RANDOM" in w.backend_label.text() or "weights" in w.backend_label.text()
     # Token view: stages from the model, heat by default, switch to stage 2.
     assert w.token_combo.count() == 2 + 3 and w.token_stage() is None

@@ -95,12 +95,22 @@ def test_damaged_sessions_give_clear_messages_and_keep_the_rest(recorded, tmp_pa
         Session(copy)
 
 
-def test_replayed_results_carry_the_kept_tokens_and_draw_like_live(recorded):
+def test_replayed_results_carry_the_kept_tokens_and_draw_like_live(recorded, monkeypatch):
     """A PPT result set stores kept tokens with their crop affines, so replay draws the same token maps."""
     from core.estimators.demo import create_demo_estimator
     from core.inference.token_mask import token_mask_image
+    from core.locate.detectors import Detection, PersonDetector
 
     folder, vrig = recorded
+
+    class StudioPeople(PersonDetector):  # finds the studio's person exactly (no weights, no motion needed)
+        name = "studio"
+
+        def detect(self, camera, image):
+            b = vrig.truth(0).boxes[vrig.camera_names.index(camera), 0]
+            return [Detection(np.r_[b[:2], b[2:] - b[:2]], 1.0, self.name)]
+
+    monkeypatch.setattr("core.locate.locator.create_detectors", lambda spec: [StudioPeople()])
     est = create_demo_estimator(num_threads=1)
     session = Session(folder)
     session.reprocess(est, PipelineSettings(mode="offline", filter=None), name="ppt", overwrite=True, stop=3,
@@ -108,7 +118,8 @@ def test_replayed_results_carry_the_kept_tokens_and_draw_like_live(recorded):
     item = next(session.replay("ppt", start=1, stop=2))
     p2 = item.poses_2d
     assert p2 is not None and len(p2.kept_tokens) == 3 and p2.token_to_image.shape == (4, 2, 3)
-    live = est.estimate(item.frame_set, vrig.studio.rig)
+    assert p2.boxes is not None and p2.box_source is not None and len(p2.box_source) == 4  # crops are recorded
+    live = est.estimate(item.frame_set, vrig.studio.rig, boxes=p2.boxes)
     for s, kept in enumerate(live.kept_tokens):
         np.testing.assert_array_equal(p2.kept_tokens[s], kept)
     np.testing.assert_allclose(p2.token_to_image, live.token_to_image, atol=1e-3)

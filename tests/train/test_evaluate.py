@@ -210,3 +210,29 @@ def test_mean_pose_baseline_is_what_evaluate_gives_a_mean_pose_model(session):
     assert baseline["crops"] == 3 * 4 and baseline["median_px"] > 1.0
     assert res.overall["error_2d_px_median"] == pytest.approx(baseline["median_px"], rel=1e-6)
     assert res.overall["jdr"] == pytest.approx(baseline["jdr"], rel=1e-6)
+
+
+def test_evaluation_with_located_boxes(session, tiny_weights, monkeypatch):
+    """``--boxes locate``: the localisation stage runs on the frames in order (here with a detector that finds the
+    studio's person exactly), views without a box count as misses; bad values are named."""
+    from core.inference.demo import load_demo_estimator
+    from core.locate.detectors import Detection, PersonDetector
+    from core.session.folder import SessionReader
+
+    truth = SessionReader(session).ground_truth()
+    names = SessionReader(session).camera_names
+
+    class StudioPeople(PersonDetector):
+        name = "studio"
+
+        def detect(self, camera, image):
+            b = truth.boxes[0, names.index(camera)]
+            return [Detection(np.r_[b[:2], b[2:] - b[:2]], 1.0, self.name)] if np.isfinite(b).all() else []
+
+    monkeypatch.setattr("core.locate.locator.create_detectors", lambda spec: [StudioPeople()])
+    est = load_demo_estimator(tiny_weights[0], device="cpu", num_threads=1)
+    res = evaluate_session(est, session, "all", boxes="locate")
+    assert res.boxes == "locate" and res.frames == 3 and 0 <= res.overall["jdr"] <= 1
+    assert "locate boxes" in format_table(res)
+    with pytest.raises(ValueError, match="boxes must be 'truth' or 'locate'"):
+        evaluate_session(est, session, "all", boxes="full")

@@ -1,0 +1,459 @@
+"""Find the person: the box of the tracked person in every view, for top-down 2D models (PPT).
+
+:class:`PersonLocator` is a stage of its own, run before the 2D model on each frame set (live pipeline, replay
+re-processing, ``ppt-mocap evaluate --boxes locate``) and told the result after triangulation:
+
+    locator = PersonLocator(rig)                     # detectors chosen automatically, logged in one line
+    person = locator.locate(frame_set)               # PersonBoxes: boxes (C, 4) xywh, source per view
+    poses = estimator.estimate(frame_set, rig, boxes=person.boxes)
+    ...triangulate...
+    locator.observe(poses, points_3d, frame_set.t_ns)
+
+**Tracking.** The last triangulated 3D skeleton, moved on by the person's velocity over the time since, is
+projected into every calibrated view; its box grows with that motion and with the frames since the skeleton was
+last confirmed. A camera whose own 2D lost the person still gets its box from the other views. A view where the
+skeleton projects outside the image gets no box (and so no 2D). With static cameras, the foreground of a cheap
+background model (a quarter of the resolution) re-centres a skeleton that disagrees with the image by more than
+15 cm in several views consistently (e.g. a model that has not followed the person's motion).
+
+**Detection** starts and recovers the track: the detectors' boxes in every view are made consistent with the
+calibration (:func:`core.locate.association.associate`); a box whose ray misses the other views' person is
+rejected. Views with a consistent detection get it (source ``"detected"``); the others get the projection of the
+person's 3D position and height (``"tracked"``).
+
+**Main subject.** One person is followed: the first found, or the one picked with :meth:`select` (a click in a
+camera view). Its 3D track gates the model's result (a skeleton that jumps by more than about half a metre is
+not accepted), so a second person does not pull the boxes away; when the subject is lost, the search prefers
+people near where it was last seen, and accepts anyone after a while. Other people get no boxes and no 2D.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.capture.frame import FrameSet
+from core.geometry import CameraRig
+from core.geometry.camera import UNIT_SCALE_TO_M
+from core.locate.association import Hypothesis, associate
+from core.locate.boxes import box_of_points, centres, grow
+from core.locate.detectors import BackgroundSubtractionDetector, PersonDetector, create_detectors
+
+log = logging.getLogger(__name__)
+
+#: Where a view's box came from.
+BOX_SOURCES = ("none", "tracked", "detected")
+
+
+@dataclass(frozen=True, eq=False)
+class PersonBoxes:
+    """The localisation stage's answer for one frame set.
+
+    Attributes:
+        cameras: the rig's camera names (the ``C`` axis).
+        boxes: (C, 4) person box per view, ``(x, y, w, h)`` px; NaN rows where the view has no box.
+        source: per view ``"tracked"``, ``"detected"`` or ``"none"``.
+        state: ``"searching"`` (not found yet), ``"tracking"`` or ``"lost"`` (searching again).
+        event: ``"person_found"`` / ``"person_lost"`` on the frame set where that happened, else ``None``.
+        position: (3,) the subject's 3D position (rig units), NaN when unknown.
+        detectors: the detectors that found the person on this frame set (empty while tracking).
+        timings: ``locate`` (the whole stage) and ``detect`` (searching only), milliseconds.
+    """
+
+    cameras: list[str]
+    boxes: np.ndarray
+    source: tuple[str, ...]
+    state: str
+    event: str | None = None
+    position: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    detectors: tuple[str, ...] = ()
+    timings: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        C = len(self.cameras)
+        if self.boxes.shape != (C, 4):
+            raise ValueError(f"PersonBoxes boxes: expected (C, 4) = {(C, 4)}, got {self.boxes.shape}")
+        if len(self.source) != C or any(s not in BOX_SOURCES for s in self.source):
+            raise ValueError(f"PersonBoxes source: expected {C} of {BOX_SOURCES}, got {self.source}")
+
+    @property
+    def found(self) -> bool:
+        return any(s != "none" for s in self.source)
+
+
+class PersonLocator:
+    """Boxes of one tracked person in every view of a calibrated rig (see the module docstring).
+
+    Args:
+        rig: the calibrated cameras (frame sets are matched by camera name).
+        detectors: ``"auto"``, names (:func:`core.locate.detectors.create_detectors`) or detector objects.
+        max_misses: frame sets without a confirmed skeleton before the person counts as lost.
+        margin: relative growth of a tracked box around the projected joints.
+        recenter: re-centre a drifting track on the foreground (static cameras).
+        min_joints: joints a triangulated skeleton needs to update the track.
+    """
+
+    #: A person's box is at least this wide and at most this tall (m) at the track's depth.
+    min_width_m = 0.2
+    max_height_m = 2.4
+
+    def __init__(self, rig: CameraRig, detectors="auto", *, max_misses: int = 8, margin: float = 0.0,
+                 recenter: bool = True, min_joints: int = 5) -> None:
+        if len(rig) < 1:
+            raise ValueError("the person locator needs at least one calibrated camera")
+        self.rig = rig
+        self.cameras = list(rig.names)
+        self.detectors: list[PersonDetector] = (create_detectors(detectors) if isinstance(detectors, str)
+                                                else list(detectors))
+        self.max_misses = int(max_misses)
+        self.margin = float(margin)
+        self.recenter = bool(recenter)
+        self.min_joints = int(min_joints)
+        self._unit = UNIT_SCALE_TO_M[rig.units]  # metres per rig unit
+        self._up = rig.up_vector
+        self._fy = np.array([cam.K[1, 1] for cam in rig.cameras])
+        self._sizes = np.array([cam.size for cam in rig.cameras], dtype=np.float64)  # (C, 2) w, h
+        self._P = rig.projection_matrices  # (C, 3, 4), lens distortion ignored (box centres are coarse anyway)
+        self._lock = threading.RLock()  # locate (2D thread) and observe (3D thread) may run at once
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the subject (the next frame set searches)."""
+        with self._lock:
+            self._reset()
+
+    def _reset(self) -> None:
+        self.state = "searching"
+        self._joints: np.ndarray | None = None  # (J, 3) last confirmed skeleton (missing joints filled)
+        self._center: np.ndarray | None = None  # (3,) subject position
+        self._height = 1.7 / self._unit
+        self._velocity = np.zeros(3)
+        self._t_ns: int | None = None  # time of the confirmed state
+        self._misses = 0
+        self._lost_since_ns: int | None = None
+        self._last_seen: np.ndarray | None = None
+        self._boxes_2d: np.ndarray | None = None  # (C, 4) boxes of the last confident 2D, for one-camera rigs
+        self._pick: tuple[int, np.ndarray, int] | None = None
+
+    @property
+    def detector_names(self) -> list[str]:
+        return [d.name for d in self.detectors]
+
+    def select(self, camera: str, xy) -> None:
+        """Follow the person at image point ``xy`` (px) of ``camera`` from now on (a click in the GUI); tried on
+        the next frame sets, the current subject is kept if nobody is found there."""
+        if camera not in self.cameras:
+            raise ValueError(f"select: unknown camera {camera!r}; expected one of {self.cameras}")
+        p = np.asarray(xy, dtype=np.float64).reshape(-1)
+        if p.shape != (2,) or not np.isfinite(p).all():
+            raise ValueError(f"select: expected an image point (x, y) in pixels, got {xy!r}")
+        with self._lock:
+            self._pick = (self.cameras.index(camera), p, 15)
+
+    # -- per frame set --------------------------------------------------------------------------------
+    def locate(self, frame_set: FrameSet) -> PersonBoxes:
+        """Boxes of the subject in every view of ``frame_set`` (rig order)."""
+        with self._lock:
+            return self._locate(frame_set)
+
+    def _locate(self, frame_set: FrameSet) -> PersonBoxes:
+        t0 = time.perf_counter()
+        C = len(self.cameras)
+        images = [frame_set.frames[n].image if n in frame_set.frames else None for n in self.cameras]
+        for det in self.detectors:
+            for n, img in zip(self.cameras, images):
+                if img is not None:
+                    det.observe(n, img)
+        now = int(frame_set.t_ns)
+        event = None
+        found_by: tuple[str, ...] = ()
+        t_detect = 0.0
+        boxes = np.full((C, 4), np.nan)
+        source = ["none"] * C
+        if self.state == "tracking" and self._misses > self.max_misses:
+            self.state = "lost"
+            self._lost_since_ns = now
+            self._last_seen = None if self._center is None else self._center.copy()
+            event = "person_lost"
+            log.info("person lost (no confirmed skeleton for %d frame sets): searching", self._misses)
+        if self.state == "tracking":
+            boxes = self._predict(now, images)
+            if self._pick is not None:
+                td = time.perf_counter()
+                hyp = self._search(images, now, pick=True)
+                t_detect = (time.perf_counter() - td) * 1e3
+                if hyp is not None:
+                    boxes, found_by = self._adopt(hyp, now), hyp.detectors
+                    event = "person_found"
+        else:
+            td = time.perf_counter()
+            hyp = self._search(images, now, pick=self._pick is not None)
+            t_detect = (time.perf_counter() - td) * 1e3
+            if hyp is not None:
+                boxes, found_by = self._adopt(hyp, now), hyp.detectors
+                event = "person_found"
+                log.info("person found in %s by %s", ", ".join(n for n, d in zip(self.cameras, hyp.detectors) if d),
+                         "/".join(sorted({d for d in hyp.detectors if d})))
+        for c in range(C):
+            if images[c] is None or not np.isfinite(boxes[c]).all():
+                boxes[c] = np.nan
+            elif found_by and found_by[c]:
+                source[c] = "detected"
+            else:
+                source[c] = "tracked"
+        position = self._center.copy() if self._center is not None else np.full(3, np.nan)
+        timings = {"locate": (time.perf_counter() - t0) * 1e3}
+        if t_detect:
+            timings["detect"] = t_detect
+        return PersonBoxes(list(self.cameras), boxes, tuple(source), self.state, event, position,
+                           tuple(sorted({d for d in found_by if d})), timings)
+
+    def observe(self, poses_2d=None, points_3d: np.ndarray | None = None, t_ns: int | None = None) -> None:
+        """Tell the stage what the 2D model and triangulation made of the last located frame set.
+
+        ``points_3d (J, 3)`` (NaN = not reconstructed) confirms the track when enough joints are there and they
+        are near the prediction; ``poses_2d`` (:class:`core.estimators.Poses2D`) gives one-camera rigs their
+        track. ``t_ns``: the frame set's time (default: the last located one)."""
+        with self._lock:
+            self._observe(poses_2d, points_3d, t_ns)
+
+    def _observe(self, poses_2d, points_3d, t_ns) -> None:
+        if self.state != "tracking":
+            return
+        t = self._t_ns if t_ns is None else int(t_ns)
+        confirmed = False
+        if poses_2d is not None and poses_2d.keypoints.shape[0] == len(self.cameras):
+            good = (poses_2d.confidence > 0.3)[..., None] & np.isfinite(poses_2d.keypoints)
+            kp = np.where(good, poses_2d.keypoints, np.nan)
+            b = box_of_points(kp, min_points=4)
+            if len(self.cameras) == 1 and np.isfinite(b).all():
+                self._boxes_2d = b
+                confirmed = True
+        if points_3d is not None and len(self.cameras) > 1:
+            X = np.asarray(points_3d, dtype=np.float64)
+            if X.ndim != 2 or X.shape[1] != 3:
+                raise ValueError(f"observe: expected points_3d of shape (J, 3), got {X.shape}")
+            ok = np.isfinite(X).all(1)
+            if ok.sum() >= self.min_joints:
+                centre = np.median(X[ok], axis=0)
+                extent = np.linalg.norm(X[ok].max(0) - X[ok].min(0)) * self._unit
+                predicted = self._predicted_center(t)
+                gate = (0.5 + 2.0 * self._misses / 30.0) / self._unit
+                if 0.2 < extent < 3.0 and (predicted is None or np.linalg.norm(centre - predicted) < gate):
+                    self._confirm(X, ok, centre, t)
+                    confirmed = True
+        self._misses = 0 if confirmed else self._misses + 1
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _predicted_center(self, now: int | None) -> np.ndarray | None:
+        if self._center is None:
+            return None
+        dt = 0.0 if now is None or self._t_ns is None else float(np.clip((now - self._t_ns) / 1e9, 0.0, 1.0))
+        return self._center + self._velocity * dt
+
+    def _confirm(self, X: np.ndarray, ok: np.ndarray, centre: np.ndarray, t: int | None) -> None:
+        if self._center is not None and self._t_ns is not None and t is not None and t > self._t_ns:
+            v = (centre - self._center) / ((t - self._t_ns) / 1e9)
+            speed = np.linalg.norm(v) * self._unit
+            if speed > 4.0:  # m/s: clamp implausible jumps
+                v *= 4.0 / speed
+            self._velocity = 0.5 * self._velocity + 0.5 * v
+        joints = X.copy()
+        if self._joints is not None and self._joints.shape == X.shape and self._center is not None:
+            joints[~ok] = self._joints[~ok] + (centre - self._center)  # keep a full skeleton
+        self._joints = joints
+        self._center = centre
+        self._t_ns = t
+
+    def _body_points(self, centre: np.ndarray) -> np.ndarray:
+        """A standing person's outline (vertical cylinder) around ``centre``, for boxes without a skeleton."""
+        up = self._up
+        side = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+        side /= np.linalg.norm(side)
+        other = np.cross(up, side)
+        r, h = 0.3 / self._unit, self._height
+        ring = [np.cos(a) * side + np.sin(a) * other for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
+        return np.array([centre + s * up * h / 2 + r * d for s in (-1, 1) for d in ring])
+
+    def _predict(self, now: int, images) -> np.ndarray:
+        """Tracked boxes (C, 4) at time ``now``: the projected skeleton (or body outline), grown with motion and
+        staleness and kept to a person's size at its depth, then checked against the foreground (static cameras);
+        NaN for views where the person projects outside the image."""
+        C = len(self.cameras)
+        if C == 1:
+            return self._boxes_2d.copy() if self._boxes_2d is not None else np.full((1, 4), np.nan)
+        shift = self._predicted_center(now) - self._center
+        pts = (self._joints if self._joints is not None else self._body_points(self._center)) + shift
+        proj = self.rig.project(np.vstack([pts, self._center[None] + shift, self._center[None]]))  # (C, N+2, 2)
+        motion_px = np.nan_to_num(np.linalg.norm(proj[:, -2] - proj[:, -1], axis=-1), nan=0.0)
+        proj = proj[:, :-2]
+        fg = self._foreground_boxes(proj, images) if self.recenter else None
+        delta = None if fg is None else self._foreground_shift(proj, fg)
+        if delta is not None:
+            pts = pts + delta
+            self._center = self._center + delta
+            if self._joints is not None:
+                self._joints = self._joints + delta
+            proj = self.rig.project(pts)
+        boxes = box_of_points(proj, min_points=3)
+        inside = ((proj >= 0) & (proj < self._sizes[:, None, :])).all(-1).sum(-1)  # (C,)
+        boxes = grow(boxes, 1.0 + self.margin + 0.05 * self._misses, 0.5 * motion_px + 2.0)
+        boxes = self._person_sized(boxes, self._center + shift)
+        boxes[inside < 3] = np.nan
+        return boxes
+
+    def _pixels_per_unit(self, point: np.ndarray) -> np.ndarray:
+        """Image scale (C,) in px per rig unit at a world point (NaN behind a camera)."""
+        depth = np.einsum("cij,j->ci", self._P[:, :, :3], point)[:, 2] + self._P[:, 2, 3]
+        return np.where(depth > 0, self._fy / np.where(depth > 0, depth, 1.0), np.nan)
+
+    def _person_sized(self, boxes: np.ndarray, point: np.ndarray) -> np.ndarray:
+        """Boxes kept between a person's smallest width (0.3 m) and largest height (2.4 m) at ``point``'s depth,
+        about their centres: a 2D model whose output follows its crop cannot grow or shrink the track away."""
+        ppu = self._pixels_per_unit(point)[:, None] / self._unit  # px per metre
+        c = centres(boxes)
+        w = np.fmax(boxes[:, 2:3], self.min_width_m * ppu)
+        h = np.fmin(boxes[:, 3:4], self.max_height_m * ppu)
+        return np.concatenate([c - np.concatenate([w, h], 1) / 2, w, h], 1)
+
+    def _foreground_boxes(self, proj: np.ndarray, images) -> np.ndarray | None:
+        """Per view the box (C, 4) of one person-sized foreground region around the projected track ``proj
+        (C, N, 2)``, NaN where there is none (static person, two people merged, no background model)."""
+        bg = next((d for d in self.detectors if isinstance(d, BackgroundSubtractionDetector)), None)
+        if bg is None:
+            return None
+        C = len(self.cameras)
+        pred = box_of_points(proj, min_points=3)
+        windows = grow(self._person_sized(pred, self._center), 1.6)
+        ppm = self._pixels_per_unit(self._center) / self._unit
+        out = np.full((C, 4), np.nan)
+        for c, name in enumerate(self.cameras):
+            fg = bg.foreground(name)
+            if fg is None or images[c] is None or not np.isfinite(pred[c]).all() or not np.isfinite(ppm[c]):
+                continue
+            mask, r = fg
+            win = windows[c] / r
+            x0, y0 = max(int(win[0]), 0), max(int(win[1]), 0)
+            x1, y1 = min(int(win[0] + win[2]) + 1, mask.shape[1]), min(int(win[1] + win[3]) + 1, mask.shape[0])
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+            if len(xs) < 0.3 * (0.3 * ppm[c]) * (1.0 * ppm[c]) / (r * r):  # less than a small person's area
+                continue
+            lo, hi = np.quantile(np.stack([xs, ys], 1), [0.02, 0.98], axis=0)
+            w, h = (hi - lo + 1) * r
+            if not (0.5 * ppm[c] < h < 2.4 * ppm[c] and 0.15 * ppm[c] < w < 1.1 * ppm[c]):
+                continue  # not one person's size at this depth (two people, a ghost, a light change)
+            out[c] = [(x0 + lo[0]) * r, (y0 + lo[1]) * r, w, h]
+        return out if np.isfinite(out[:, 0]).sum() >= 1 else None
+
+    def _foreground_shift(self, proj: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
+        """3D shift (3,) that moves the track onto the foreground ``fg (C, 4)`` when several views agree that it
+        is off by more than 15 cm (e.g. a 2D model that has not followed the person); ``None`` otherwise.
+        ``proj (C, N, 2)``: the track projected."""
+        pred = box_of_points(proj, min_points=3)
+        have = np.isfinite(fg[:, 0]) & np.isfinite(pred[:, 0])
+        if have.sum() < 2:
+            return None
+        tol = 0.2 * float(np.median(fg[have, 3]))
+        Xm = _triangulate_px(self._P, centres(fg), have, tol)
+        Xp = _triangulate_px(self._P, centres(pred), have, np.inf)
+        if Xm is None or Xp is None:
+            return None
+        delta = Xm - Xp
+        dist = np.linalg.norm(delta) * self._unit
+        if dist < 0.15 or dist > 1.5:
+            return None
+        return delta * (1.0 - 0.15 / dist)
+
+    def _search(self, images, now: int, pick: bool = False) -> Hypothesis | None:
+        """Detect in every view and return the subject's hypothesis (or ``None``)."""
+        C = len(self.cameras)
+        dets = [[] for _ in range(C)]
+        for det in self.detectors:
+            for c, img in enumerate(images):
+                if img is not None:
+                    dets[c].extend(det.detect(self.cameras[c], img))
+        hyps = associate(self.rig, dets, min_views=min(2, C))
+        if not hyps:
+            self._tick_pick()
+            return None
+        if pick and self._pick is not None:
+            cam, xy, _ = self._pick
+            inside = [h for h in hyps if np.isfinite(h.boxes[cam]).all()
+                      and h.boxes[cam, 0] <= xy[0] <= h.boxes[cam, 0] + h.boxes[cam, 2]
+                      and h.boxes[cam, 1] <= xy[1] <= h.boxes[cam, 1] + h.boxes[cam, 3]]
+            if inside:
+                self._pick = None
+                log.info("subject selected in %s at (%.0f, %.0f)", self.cameras[cam], *xy)
+                return min(inside, key=lambda h: np.linalg.norm(centres(h.boxes[cam]) - xy))
+            self._tick_pick()
+            if self.state == "tracking":
+                return None
+        if self._last_seen is not None and C > 1 and self._lost_since_ns is not None:
+            lost_s = max(0.0, (now - self._lost_since_ns) / 1e9)
+            gate = (0.7 + 1.5 * lost_s) / self._unit  # walking speed since the subject was lost
+            near = [h for h in hyps if np.linalg.norm(h.point - self._last_seen) < gate]
+            if not near:
+                return None
+            return min(near, key=lambda h: (-h.support, np.linalg.norm(h.point - self._last_seen)))
+        return hyps[0]
+
+    def _tick_pick(self) -> None:
+        if self._pick is not None:
+            cam, xy, left = self._pick
+            self._pick = (cam, xy, left - 1) if left > 1 else None
+
+    def _adopt(self, hyp: Hypothesis, now: int) -> np.ndarray:
+        """Start tracking ``hyp``; its boxes (C, 4): detections where supported, the body outline elsewhere."""
+        C = len(self.cameras)
+        self.state = "tracking"
+        self._misses = 0
+        self._lost_since_ns = None
+        self._last_seen = None
+        self._velocity = np.zeros(3)
+        self._t_ns = now
+        if C == 1:
+            self._boxes_2d = hyp.boxes.copy()
+            return hyp.boxes.copy()
+        self._center = hyp.point.copy()
+        self._height = float(np.clip(hyp.height, 0.5 / self._unit, 2.2 / self._unit)) \
+            if np.isfinite(hyp.height) else 1.7 / self._unit
+        self._joints = None
+        proj = self.rig.project(self._body_points(self._center))
+        boxes = box_of_points(proj, min_points=3)
+        inside = ((proj >= 0) & (proj < self._sizes[:, None, :])).all(-1).sum(-1)
+        boxes[inside < 3] = np.nan
+        have = np.isfinite(hyp.boxes[:, 0])
+        boxes[have] = hyp.boxes[have]
+        return boxes
+
+    def close(self) -> None:
+        for det in self.detectors:
+            det.close()
+
+
+def _triangulate_px(P: np.ndarray, pixels: np.ndarray, use: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """Linear triangulation of one point from pixels (C, 2) of the views ``use`` (C,) bool with projections
+    ``P (C, 3, 4)``; while a view reprojects worse than ``tolerance`` px and more than two remain, the worst is
+    dropped. ``None`` with fewer than two views or a point behind a camera."""
+    use = use.copy()
+    while use.sum() >= 2:
+        A = np.concatenate([pixels[use, 0:1] * P[use, 2] - P[use, 0], pixels[use, 1:2] * P[use, 2] - P[use, 1]])
+        X = np.linalg.svd(A)[2][-1]
+        if abs(X[3]) < 1e-12:
+            return None
+        X = X[:3] / X[3]
+        h = P[use] @ np.append(X, 1.0)
+        if (h[:, 2] <= 0).any():
+            return None
+        err = np.linalg.norm(h[:, :2] / h[:, 2:] - pixels[use], axis=1)
+        if err.max() <= tolerance or use.sum() == 2:
+            return X if err.max() <= max(tolerance, 1e-9) or np.isinf(tolerance) else None
+        use[np.nonzero(use)[0][err.argmax()]] = False
+    return None
