@@ -469,8 +469,16 @@ def make_labels(session_path, teacher: str = "mediapipe", result: str | None = N
     """
     started = time.monotonic()
     session = check_session(session_path)
+
+    def refuse_existing(planned: str | None) -> None:  # before any work: the teacher can take minutes
+        if planned and (session.path / LABELS_DIR / planned / "labels.json").exists() and not overwrite:
+            raise FileExistsError(f"{session.path / LABELS_DIR / planned} already exists; choose another name or "
+                                  "overwrite it")
+
+    refuse_existing(name or result or ("mediapipe" if teacher == "mediapipe" else None))
     result = run_teacher(session, teacher, result, overwrite=overwrite, on_progress=on_progress,
                          estimator=estimator)
+    refuse_existing(name or result)
     kp, conf, skeleton, res_settings = _teacher_arrays(session, result)
     if on_progress:
         on_progress("triangulating", 0.72)
@@ -493,8 +501,6 @@ def make_labels(session_path, teacher: str = "mediapipe", result: str | None = N
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"label set name must be a plain folder name, got {name!r}")
     folder = session.path / LABELS_DIR / name
-    if (folder / "labels.json").exists() and not overwrite:
-        raise FileExistsError(f"{folder} already exists; choose another name or overwrite it")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "labels.json").unlink(missing_ok=True)  # incomplete until the new json is written last
     spec = CorpusSpec(samples=counts["reliable"], views=len(session.rig), crop_size=settings.crop_size,

@@ -197,6 +197,13 @@ def test_mediapipe_teacher_path_runs_the_estimator_into_a_result_set(take):
                          settings=LabelSettings(min_frames=5))
     assert labels.name == "mediapipe" and "mediapipe" in Session(take).result_names()
     assert labels.info["teacher"]["result"] == "mediapipe"
+
+    class Refuses(TruthTeacher):
+        def estimate(self, frame_set, rig):
+            raise AssertionError("the teacher must not run when the label set already exists")
+
+    with pytest.raises(FileExistsError, match="labels/mediapipe already exists"):
+        make_labels(take, teacher="mediapipe", estimator=Refuses(truth))
     # A complete teacher result is reused (no estimator needed), unless overwrite.
     shutil.rmtree(labels.folder)
     again = make_labels(take, teacher="mediapipe", settings=LabelSettings(min_frames=5))
