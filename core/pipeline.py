@@ -36,7 +36,9 @@ from core.capture.sources import CaptureThread, LatestSlot, Source
 from core.capture.sync import FrameSynchronizer
 from core.estimators.base import Estimator, Poses2D
 from core.geometry import CameraRig, triangulate
-from core.geometry.filters import OneEuroFilter
+from core.geometry.filters import (BUTTERWORTH_CUTOFF_HZ, BUTTERWORTH_ORDER, ONE_EURO_BETA_S_PER_M,
+                                   ONE_EURO_D_CUTOFF_HZ, ONE_EURO_MIN_CUTOFF_HZ, OneEuroFilter, butterworth_filter)
+from core.geometry.image_size import reconcile_rig, reconcile_size
 from core.geometry.skeletons import Skeleton
 from core.locate import PersonBoxes, estimate_2d, make_locator
 
@@ -114,7 +116,13 @@ class PipelineSettings:
         max_wait_ms: wait for a silent camera before emitting a set without it (default 3 frame periods).
         min_cameras: sets with fewer cameras are skipped.
         min_confidence, outliers, threshold_px, min_views, refine: passed to :func:`core.geometry.triangulate`.
-        filter: ``"one-euro"`` or ``None``; one_euro_min_cutoff / one_euro_beta: its parameters.
+        filter: ``"auto"`` (default: ``"one-euro"`` live, ``"butterworth"`` offline), ``"one-euro"`` (causal, per
+            result), ``"butterworth"`` (zero-phase over the whole take: offline only; each result carries the raw
+            3D and the take is filtered at the end: :func:`smooth_take`, the recording's result set, ``run --export``)
+            or ``None``. The parameters are unit-aware (stated per metre and per second, converted from the rig's
+            units): one_euro_min_cutoff (Hz), one_euro_beta (Hz per m/s), one_euro_d_cutoff (Hz);
+            butterworth_cutoff (Hz) and butterworth_order (of the zero-phase filter, as Pose2Sim). Defaults and how
+            they were chosen: :mod:`core.geometry.filters`, ``ppt-mocap bench filters``.
         torch_threads: ``torch.set_num_threads`` for inference (``None`` leaves it).
         detectors: person detectors of the localisation stage for top-down backends (PPT): ``"auto"``, or
             names among ``mog2``, ``knn``, ``mediapipe`` (:func:`core.locate.create_detectors`).
@@ -130,17 +138,27 @@ class PipelineSettings:
     threshold_px: float = 20.0
     min_views: int = 2
     refine: bool = False
-    filter: str | None = "one-euro"
-    one_euro_min_cutoff: float = 1.0
-    one_euro_beta: float = 0.05
+    filter: str | None = "auto"
+    one_euro_min_cutoff: float = ONE_EURO_MIN_CUTOFF_HZ
+    one_euro_beta: float = ONE_EURO_BETA_S_PER_M
+    one_euro_d_cutoff: float = ONE_EURO_D_CUTOFF_HZ
+    butterworth_cutoff: float = BUTTERWORTH_CUTOFF_HZ
+    butterworth_order: int = BUTTERWORTH_ORDER
     torch_threads: int | None = None
     detectors: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in ("live", "offline"):
             raise ValueError(f"pipeline mode must be 'live' or 'offline', got {self.mode!r}")
-        if self.filter not in (None, "none", "one-euro"):
-            raise ValueError(f"filter must be 'one-euro' or None, got {self.filter!r}")
+        if self.filter == "none":
+            self.filter = None
+        if self.filter == "auto":
+            self.filter = "one-euro" if self.mode == "live" else "butterworth"
+        if self.filter not in (None, "one-euro", "butterworth"):
+            raise ValueError(f"filter must be 'auto', 'one-euro', 'butterworth' or None, got {self.filter!r}")
+        if self.filter == "butterworth" and self.mode != "offline":
+            raise ValueError("the Butterworth filter is zero-phase and needs the whole take: use it offline (run "
+                             "--offline, replay, export); live processing uses 'one-euro' (causal)")
         if self.outliers == "none":
             self.outliers = None
 
@@ -162,6 +180,23 @@ def triangulate_poses(rig: CameraRig, poses: Poses2D, settings: PipelineSettings
                       min_views=settings.min_views, refine=settings.refine)
     return Pose3D(res.points_3d, res.points_3d, res.reprojection_error, res.views_used, poses.skeleton,
                   rig.units, rig.up)
+
+
+def make_live_filter(settings: PipelineSettings, units: str) -> OneEuroFilter | None:
+    """The per-result (causal) filter of ``settings`` for data in ``units``; None unless it is One-Euro."""
+    if settings.filter != "one-euro":
+        return None
+    return OneEuroFilter(settings.one_euro_min_cutoff, settings.one_euro_beta, settings.one_euro_d_cutoff,
+                         units=units)
+
+
+def smooth_take(points: np.ndarray, fps: float, settings: PipelineSettings) -> np.ndarray:
+    """The whole take's 3D (T, J, 3) after the offline filter of ``settings`` (zero-phase Butterworth); other
+    filters were applied per result, so ``points`` is returned unchanged for them. Frames are consecutive (NaN
+    rows where a frame set is missing)."""
+    if settings.filter != "butterworth":
+        return points
+    return butterworth_filter(points, fps, cutoff=settings.butterworth_cutoff, order=settings.butterworth_order)
 
 
 def apply_filter(pose: Pose3D, flt: OneEuroFilter | None, t_s: float) -> Pose3D:
@@ -233,6 +268,12 @@ class Pipeline:
             raise ValueError("a pipeline needs at least one source")
         self.settings = settings or PipelineSettings()
         self.rig = match_sources_to_rig([s.name for s in sources], rig)
+        # One size policy (core.geometry.image_size): small crop/padding or another resolution of the same aspect
+        # are adapted with a warning; anything else is refused here, before capture starts.
+        self.rig, self.size_mismatches = reconcile_rig(
+            self.rig, {s.name: size for s in sources if (size := s.frame_size()) is not None})
+        self._size_checked = {s.name for s in sources if s.frame_size() is not None}
+        self._size_refused: set[str] = set()
         self.sources = sorted(sources, key=lambda s: self.rig.names.index(s.name))
         self.estimator = estimator
         self.events = events or EventBus()
@@ -263,8 +304,7 @@ class Pipeline:
         self._results = 0
         self._errors = 0
         self._sinks: list[Callable[[PipelineResult], None]] = []
-        self._filter = (OneEuroFilter(self.settings.one_euro_min_cutoff, self.settings.one_euro_beta)
-                        if self.settings.filter == "one-euro" else None)
+        self._filter = make_live_filter(self.settings, self.rig.units)
         self._recorder = None
         self._started = False
         self._result_cond = threading.Condition()
@@ -283,6 +323,7 @@ class Pipeline:
                 torch.set_num_threads(int(self.settings.torch_threads))
             except ImportError:
                 pass
+        known_mismatches = list(self.size_mismatches)  # found before capture (live cameras add theirs later)
         start_ns = time.perf_counter_ns() + 50_000_000  # files share one media-time origin
         for s in self.sources:
             if hasattr(s, "start_ns") and s.start_ns is None:
@@ -296,6 +337,8 @@ class Pipeline:
             self._threads.append(t)
         self.events.publish("pipeline_started", f"{len(self.sources)} cameras ({', '.join(self.rig.names)}), "
                             f"backend {self.estimator.name}, mode {self.settings.mode}")
+        for m in known_mismatches:
+            self.events.publish("warning", m.message, m.camera, size_mismatch=m.as_dict())
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -397,6 +440,7 @@ class Pipeline:
             if self._recorder is not None:
                 raise RuntimeError(f"already recording into {self._recorder.folder}")
         recorder = Recorder(folder, self.rig, fps=self.fps, events=self.events, overwrite=overwrite,
+                            size_mismatches=[m.as_dict() for m in self.size_mismatches],
                             settings={"pipeline": self.settings.as_dict(), "estimator": self.estimator.settings()},
                             result_name=name, skeleton=self.estimator.skeleton,
                             source={"kind": "live", "sources": {s.name: s.describe() for s in self.sources}},
@@ -418,6 +462,11 @@ class Pipeline:
         for cap in self._captures.values():
             cap.sinks = [s for s in cap.sinks if s != recorder.on_frame]
         recorder.close(sync_stats=self._sync.stats.as_dict(), capture_stats=self.capture_stats())
+        if self.settings.filter == "butterworth" and recorder.results is not None:  # offline: the whole take
+            from core.session.recorder import smooth_result_set
+
+            smooth_result_set(recorder.results.folder, self.fps, self.settings.butterworth_cutoff,
+                              self.settings.butterworth_order)
         self.events.publish("recording_stopped", f"recorded {recorder.stats()['frames_written']} frames into "
                             f"{recorder.folder}", path=str(recorder.folder))
         return recorder
@@ -438,6 +487,10 @@ class Pipeline:
                     if offline and not self._sync.has_room(name):
                         continue  # this camera is ahead: leave its frame in the slot (the producer waits)
                     frame = slot.get()
+                    if frame is not None and name not in self._size_checked:
+                        self._check_frame_size(frame)
+                    if frame is not None and name in self._size_refused:
+                        continue  # the calibration does not describe its frames (the recorder still records them)
                     if frame is not None:
                         self._sync.push(frame, None if offline else time.perf_counter_ns())
                     elif not self._captures[name].running and name not in self._sync._finished:
@@ -461,6 +514,26 @@ class Pipeline:
             log.exception("sync thread crashed")
             self.events.publish("error", f"synchronisation thread crashed: {exc!r}")
             self._set_slot.put(_END, self._stop)
+
+    def _check_frame_size(self, frame) -> None:
+        """First frame of a camera whose size was unknown before capture (a webcam, a stream): apply the size
+        policy; a refused camera is left out of processing with an error event."""
+        self._size_checked.add(frame.camera)
+        h, w = frame.image.shape[:2]
+        cam, mismatch = reconcile_size(self.rig[frame.camera], (w, h))
+        if mismatch is None:
+            return
+        with self._lock:
+            self.size_mismatches = self.size_mismatches + [mismatch]
+        if mismatch.action == "refuse":
+            self._size_refused.add(frame.camera)
+            self._sync.finish(frame.camera)  # frame sets stop waiting for it
+            self.events.publish("error", f"{mismatch.message}; this camera's frames are not processed",
+                                frame.camera, size_mismatch=mismatch.as_dict())
+            return
+        self.rig = CameraRig([cam if c.name == frame.camera else c for c in self.rig.cameras], units=self.rig.units,
+                             up=self.rig.up, metadata=dict(self.rig.metadata))
+        self.events.publish("warning", mismatch.message, frame.camera, size_mismatch=mismatch.as_dict())
 
     def _report(self, what: str, exc: Exception, last: list[float]) -> None:
         """Count a processing error, log it with context, publish at most one error event per second."""

@@ -46,8 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--detectors", default="auto", help="person detectors of the top-down (ppt/demo) backend: auto (MOG2 background subtraction, plus mediapipe's person detector when installed), mog2, knn, mediapipe or a comma-separated list")
     p.add_argument("--outliers", choices=("none", "worst-view", "ransac"), default="worst-view")
     p.add_argument("--min-confidence", type=float, default=0.3)
-    p.add_argument("--filter", choices=("none", "one-euro"), default="one-euro")
-    p.add_argument("--butterworth", type=float, default=None, metavar="HZ", help="offline zero-phase low-pass")
+    p.add_argument("--filter", choices=("auto", "butterworth", "one-euro", "none"), default="auto",
+                   help="auto (default) = butterworth: zero-phase low-pass over the whole take (order 4, 6 Hz); "
+                   "one-euro: the live causal filter")
+    p.add_argument("--butterworth", type=float, default=None, metavar="HZ",
+                   help="zero-phase low-pass cutoff (default 6 Hz; applied whatever --filter says when given)")
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--stop", type=int, default=None)
     p.add_argument("--torch-threads", type=int, default=None)
@@ -89,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         if args.keypoints is None:
             raise ValueError("--backend openpose-json needs --keypoints FOLDER")
         estimator = create_estimator("openpose-json", cameras=session.cameras, root=args.keypoints)
+    elif args.backend == "mediapipe":  # replay is offline: every frame on its own (no tracking lag)
+        estimator = create_estimator("mediapipe", running_mode="image")
     else:
         estimator = create_estimator(args.backend)
     settings = PipelineSettings(mode="offline", min_confidence=args.min_confidence,

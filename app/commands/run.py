@@ -48,7 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tri = p.add_argument_group("3D")
     tri.add_argument("--outliers", choices=("none", "worst-view", "ransac"), default="worst-view")
     tri.add_argument("--min-confidence", type=float, default=0.3)
-    tri.add_argument("--filter", choices=("none", "one-euro"), default="one-euro")
+    tri.add_argument("--filter", choices=("auto", "one-euro", "butterworth", "none"), default="auto",
+                     help="auto (default): One-Euro live (causal, lag <= 1 frame at 60 fps), zero-phase Butterworth "
+                     "with --offline (over the whole take, as Pose2Sim)")
+    tri.add_argument("--min-cutoff", type=float, default=None, metavar="HZ", help="One-Euro cutoff at rest (Hz)")
+    tri.add_argument("--beta", type=float, default=None, metavar="S_PER_M",
+                     help="One-Euro speed coefficient: Hz of cutoff per m/s (unit-aware)")
+    tri.add_argument("--butterworth", type=float, default=None, metavar="HZ",
+                     help="offline Butterworth cutoff (default 6 Hz, order 4)")
     out = p.add_argument_group("outputs")
     out.add_argument("--record", type=Path, default=None, help="record a session folder (videos, timestamps, results)")
     out.add_argument("--overwrite", action="store_true", help="replace an existing --record folder")
@@ -62,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _filter_options(args: argparse.Namespace) -> dict:
+    """The filter parameters given on the command line (the others keep their defaults)."""
+    given = (("one_euro_min_cutoff", getattr(args, "min_cutoff", None)), ("one_euro_beta", getattr(args, "beta", None)),
+             ("butterworth_cutoff", getattr(args, "butterworth", None)))
+    return {k: v for k, v in given if v is not None}
+
+
 def build(args: argparse.Namespace):
     """(sources, rig, estimator, settings) from the command line (the builders the app uses as well)."""
     from core.capture.setup import open_sources
@@ -72,17 +86,17 @@ def build(args: argparse.Namespace):
                          calibration=args.calibration, fps=args.fps, offline=args.offline)
     estimator = build_backend(args.backend, setup.rig, virtual_rig=setup.virtual_rig, preset=args.preset,
                               weights=args.weights, keypoints=args.keypoints, num_threads=args.torch_threads,
-                              device="auto")
+                              device="auto", offline=args.offline)
     settings = PipelineSettings(mode="offline" if args.offline else "live", fps=args.fps,
                                 min_confidence=args.min_confidence,
                                 outliers=None if args.outliers == "none" else args.outliers,
                                 filter=None if args.filter == "none" else args.filter,
-                                torch_threads=args.torch_threads, detectors=args.detectors)
+                                torch_threads=args.torch_threads, detectors=args.detectors, **_filter_options(args))
     return setup.sources, setup.rig, estimator, settings
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.pipeline import Pipeline
+    from core.pipeline import Pipeline, smooth_take
     from core.session.export import SESSION_EXPORT_FORMATS, export_points
 
     if args.export is not None and args.export.suffix.lower().lstrip(".") not in SESSION_EXPORT_FORMATS:
@@ -142,8 +156,15 @@ def run(args: argparse.Namespace) -> int:
     if args.export is not None:
         if not collected:
             raise ValueError("nothing to export: no frame set was processed")
-        points = np.stack([r.pose_3d.points for r in collected])
         sk = collected[0].pose_3d.skeleton
+        if settings.filter == "butterworth":  # zero-phase over the whole take, on consecutive frame sets
+            first = collected[0].frame_set.index
+            points = np.full((max(r.frame_set.index for r in collected) - first + 1, sk.num_joints, 3), np.nan)
+            for r in collected:
+                points[r.frame_set.index - first] = r.pose_3d.raw_points
+            points = smooth_take(points, pipeline.fps, settings)
+        else:
+            points = np.stack([r.pose_3d.points for r in collected])
         export_points(args.export, points, list(sk.joints), fps=pipeline.fps, units=rig.units, up=rig.up,
                       skeleton=sk.name)
         print(f"exported {len(points)} frames x {sk.num_joints} joints -> {args.export}")

@@ -40,7 +40,7 @@ class RunConfig:
     fps: float | None = None
     min_confidence: float = 0.3
     outliers: str = "worst-view"
-    filter: str = "one-euro"
+    filter: str = "auto"  # One-Euro live, zero-phase Butterworth when re-processing (PipelineSettings)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,8 +71,8 @@ def build_pipeline(config: RunConfig, events=None):
     return Pipeline(setup.sources, setup.rig, estimator, settings, events=events)
 
 
-def build_estimator(config: RunConfig, rig, virtual_rig=None):
+def build_estimator(config: RunConfig, rig, virtual_rig=None, offline: bool = False):
     """The 2D backend of ``config`` for ``rig``'s cameras (``virtual_rig``: the live studio, for studio-truth);
-    also used to re-process a recorded session."""
+    also used to re-process a recorded session (``offline=True``)."""
     return build_backend(config.backend, rig, virtual_rig=virtual_rig, weights=config.weights,
-                         keypoints=config.keypoints, num_threads=1, device="auto")
+                         keypoints=config.keypoints, num_threads=1, device="auto", offline=offline)

@@ -54,6 +54,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._display_times: list[float] = []
         self.display_busy_s = 0.0  # GUI-thread time spent drawing results
         self.errors: list[str] = []
+        self.warnings: list[str] = []  # e.g. frames whose size differs from the calibration (kept in the event list)
         self._starter = None  # worker building the pipeline (Start button)
         self._relay = _EventRelay()
         self._relay.event.connect(self._on_event)
@@ -309,6 +310,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.banner.show()
         if event.kind in ("person_lost", "person_found"):
             self.statusBar().showMessage(event.message, 0 if event.kind == "person_lost" else 8000)
+        if event.kind == "warning":
+            self.warnings.append(event.message)
+            self.statusBar().showMessage(f"⚠ {event.message}", 30000)
         if event.camera and event.kind == "camera_lost":
             self.views.lost.add(event.camera)
             self.views.set_camera_status(event.camera, "lost", message="camera lost")

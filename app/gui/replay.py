@@ -306,7 +306,7 @@ class ReplayPanel(QtWidgets.QWidget):
         name = name or f"reprocessed_{config.backend}"
 
         def job(progress):
-            estimator = build_estimator(config, session.rig)
+            estimator = build_estimator(config, session.rig, offline=True)
             settings = PipelineSettings(mode="offline", min_confidence=config.min_confidence,
                                         outliers=config.outliers,
                                         filter=None if config.filter == "none" else config.filter)

@@ -44,7 +44,9 @@ class SetupDialog(QtWidgets.QDialog):
         self.outliers.addItems(["worst-view", "ransac", "none"])
         self.outliers.setCurrentText(config.outliers)
         self.filter = QtWidgets.QComboBox()
-        self.filter.addItems(["one-euro", "none"])
+        self.filter.addItems(["auto", "one-euro", "none"])
+        self.filter.setToolTip("auto: One-Euro live (causal, lag <= 1 frame at 60 fps), zero-phase Butterworth "
+                               "6 Hz when re-processing a recording")
         self.filter.setCurrentText(config.filter)
         form = QtWidgets.QFormLayout()
         form.addRow("Virtual studio", self.studio)

@@ -121,6 +121,11 @@ class Source(ABC):
     def describe(self) -> str:
         return self.name
 
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the frames when known before capture (files, folders, synthetic), else None
+        (cameras and streams: known from the first frame)."""
+        return None
+
 
 class OpenCVSource(Source):
     """Base for sources read through ``cv2.VideoCapture``."""
@@ -255,14 +260,22 @@ class VideoFileSource(OpenCVSource):
         self.start_ns = start_ns
         self._index = 0
         self.expected_frames = 0
-        if self.fps is None and self.path.is_file():  # know the rate before opening (sync tolerance)
+        self._size: tuple[int, int] | None = None
+        if self.path.is_file():  # know the rate (sync tolerance) and the frame size (calibration check) up front
             cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
-            rate = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0
+            if cap.isOpened():
+                w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+                self._size = (w, h) if w > 0 and h > 0 else None
+                rate = cap.get(cv2.CAP_PROP_FPS)
+                if self.fps is None:
+                    self.fps = float(rate) if rate and 0 < rate < 1000 else None
             cap.release()
-            self.fps = float(rate) if rate and 0 < rate < 1000 else None
 
     def describe(self) -> str:
         return f"video file {self.path}"
+
+    def frame_size(self) -> tuple[int, int] | None:
+        return self._size
 
     def _open_capture(self) -> cv2.VideoCapture:
         if not self.path.is_file():
@@ -332,6 +345,16 @@ class ImageFolderSource(Source):
     def describe(self) -> str:
         return f"image folder {self.folder}"
 
+    def frame_size(self) -> tuple[int, int] | None:
+        """The first readable image's size (a folder holds one camera's frames, of one size)."""
+        if not self.folder.is_dir():
+            return None
+        for path in sorted(p for p in glob.glob(str(self.folder / "*")) if p.lower().endswith(IMAGE_SUFFIXES))[:5]:
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if image is not None:
+                return (image.shape[1], image.shape[0])
+        return None
+
     def open(self) -> None:
         if not self.folder.is_dir():
             raise SourceError(f"camera {self.name!r}: image folder not found: {self.folder}")
@@ -390,6 +413,9 @@ class SyntheticSource(Source):
 
     def set_available(self, available: bool) -> None:
         (self._available.set if available else self._available.clear)()
+
+    def frame_size(self) -> tuple[int, int] | None:
+        return self.size
 
     def open(self) -> None:
         if not self._available.is_set():

@@ -93,6 +93,9 @@ class StudioCameraSource(Source):
     def describe(self) -> str:
         return f"virtual studio camera {self.name}"
 
+    def frame_size(self) -> tuple[int, int] | None:
+        return tuple(int(v) for v in self.vrig.studio.rig[self.name].size)
+
     def set_available(self, available: bool) -> None:
         (self._available.set if available else self._available.clear)()
 

@@ -12,7 +12,8 @@ BACKENDS = ("ppt", "mediapipe", "openpose-json")
 
 def create_estimator(backend: str, cameras: list[str] | None = None, **options) -> Estimator:
     """Build a backend by name. Options: ``ppt``: preset, weights, fuse, keep_ratio, num_threads, device;
-    ``mediapipe``: model ("full"/"lite"/"heavy"), cache_dir; ``openpose-json``: root (folder of per-camera
+    ``mediapipe``: model_path, variant, min_detection_confidence, running_mode ("video" live / "image" offline);
+    ``openpose-json``: root (folder of per-camera
     folders), skeleton. ``cameras`` are the rig's names (needed by file backends)."""
     if backend == "ppt":
         from core.estimators.ppt import PPTEstimator
@@ -39,13 +40,14 @@ RUN_BACKENDS = ("demo", "ppt", "studio-truth", "openpose-json", "mediapipe")
 
 
 def build_backend(backend: str, rig=None, *, virtual_rig=None, preset: str = "multiview_ppt_s", weights=None,
-                  keypoints=None, num_threads: int = 1, device: str = "auto") -> Estimator:
+                  keypoints=None, num_threads: int = 1, device: str = "auto", offline: bool = False) -> Estimator:
     """The 2D backend of a run, by name (one of :data:`RUN_BACKENDS`).
 
     ``ppt`` with ``weights``: a ppt-mocap weights file (self-describing, e.g. the demo weights) builds its own
     architecture; any other file is read as an official checkpoint of ``preset`` (strict). ``openpose-json`` needs
     ``keypoints`` (folder of per-camera JSON folders) and ``rig`` (camera names); ``studio-truth`` needs the
-    studio's ``virtual_rig``. Errors name what is missing or wrong.
+    studio's ``virtual_rig``. ``offline`` (every frame of files, in order): ``mediapipe`` runs each frame on its own
+    instead of tracking with causal smoothing (no lag; slower). Errors name what is missing or wrong.
     """
     from pathlib import Path
 
@@ -79,7 +81,7 @@ def build_backend(backend: str, rig=None, *, virtual_rig=None, preset: str = "mu
 
         return StudioTruthEstimator(virtual_rig)
     if backend == "mediapipe":
-        return create_estimator("mediapipe")
+        return create_estimator("mediapipe", running_mode="image" if offline else "video")
     raise ValueError(f"unknown 2D backend {backend!r}; expected one of {RUN_BACKENDS}")
 
 

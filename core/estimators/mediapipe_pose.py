@@ -145,13 +145,20 @@ class MediaPipeEstimator(Estimator):
 
     Args:
         model_path: a ``.task`` bundle (default: the cached one from :func:`setup_mediapipe`).
-        variant: ``lite``, ``full`` or ``heavy`` (which cached bundle to use).
+        variant: which cached bundle to use (:data:`VARIANTS`).
         min_detection_confidence: person detection threshold.
+        running_mode: ``"video"`` (live: tracks between frames and smooths the landmarks causally, which delays
+            them) or ``"image"`` (offline: every frame on its own, about twice the time, no lag; the zero-phase
+            filter after triangulation does the smoothing).
     """
 
     name = "mediapipe"
 
-    def __init__(self, model_path=None, variant: str = "full", min_detection_confidence: float = 0.5) -> None:
+    def __init__(self, model_path=None, variant: str = "full", min_detection_confidence: float = 0.5,
+                 running_mode: str = "video") -> None:
+        if running_mode not in ("video", "image"):
+            raise ValueError(f"MediaPipe running_mode must be 'video' (live) or 'image' (offline), "
+                             f"got {running_mode!r}")
         try:
             import mediapipe as mp
             from mediapipe.tasks.python import BaseOptions, vision
@@ -164,6 +171,7 @@ class MediaPipeEstimator(Estimator):
         self._mp, self._vision, self._base = mp, vision, BaseOptions
         self.model_path = path
         self.min_detection_confidence = min_detection_confidence
+        self.running_mode = running_mode
         self.skeleton = get_skeleton("coco17")
         self.description = f"MediaPipe BlazePose ({path.name}), COCO-17 from 33 landmarks"
         self._landmarkers: dict = {}
@@ -171,14 +179,15 @@ class MediaPipeEstimator(Estimator):
         atexit.register(self.close)  # close the native landmarkers before the interpreter tears down
 
     def settings(self) -> dict:
-        return {"backend": self.name, "model": str(self.model_path), "description": self.description}
+        return {"backend": self.name, "model": str(self.model_path), "description": self.description,
+                "running_mode": self.running_mode}
 
     def _landmarker(self, camera: str):
         lm = self._landmarkers.get(camera)
         if lm is None:
             opts = self._vision.PoseLandmarkerOptions(
                 base_options=self._base(model_asset_path=str(self.model_path)),
-                running_mode=self._vision.RunningMode.VIDEO, num_poses=1,
+                running_mode=getattr(self._vision.RunningMode, self.running_mode.upper()), num_poses=1,
                 min_pose_detection_confidence=self.min_detection_confidence)
             lm = self._vision.PoseLandmarker.create_from_options(opts)
             self._landmarkers[camera] = lm
@@ -198,11 +207,13 @@ class MediaPipeEstimator(Estimator):
                 image = frame.image if frame.image.ndim == 3 else cv2.cvtColor(frame.image, cv2.COLOR_GRAY2BGR)
                 h, w = image.shape[:2]
                 rgb = np.ascontiguousarray(image[..., ::-1])
-                # Video mode needs increasing timestamps per landmarker.
-                t_ms = max(int(frame.t_capture_ns // 1_000_000), self._last_ms.get(cam, -1) + 1)
-                self._last_ms[cam] = t_ms
-                res = self._landmarker(cam).detect_for_video(
-                    self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb), t_ms)
+                image_mp = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+                if self.running_mode == "image":
+                    res = self._landmarker(cam).detect(image_mp)
+                else:  # video mode needs increasing timestamps per landmarker
+                    t_ms = max(int(frame.t_capture_ns // 1_000_000), self._last_ms.get(cam, -1) + 1)
+                    self._last_ms[cam] = t_ms
+                    res = self._landmarker(cam).detect_for_video(image_mp, t_ms)
                 if not res.pose_landmarks:
                     continue
                 lms = res.pose_landmarks[0]

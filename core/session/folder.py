@@ -86,6 +86,8 @@ class SessionManifest:
         software: versions of the writing software.
         settings: source-specific settings (studio: preset, motion, people, imperfections, ...).
         weights: model weight hashes used for results (filled by later stages).
+        size_mismatches: cameras whose frames differ in size from the calibration, and what was done
+            (:class:`core.geometry.image_size.SizeMismatch` as dicts: camera, calibrated, actual, action, message).
         format: always :data:`FORMAT_NAME`.
         format_version: :data:`FORMAT_VERSION` of the writer.
     """
@@ -104,6 +106,7 @@ class SessionManifest:
     software: dict = field(default_factory=software_versions)
     settings: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
+    size_mismatches: list = field(default_factory=list)
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -179,13 +182,22 @@ class SessionWriter:
         overwrite: replace an existing folder (else :class:`FileExistsError`).
         video_ext: ``".avi"`` (MJPEG, readable everywhere OpenCV runs; FFmpeg's writer streams to disk).
         flush_s: flush timestamps and ground truth at least this often, seconds.
+        size_mismatches: mismatches already found upstream (the pipeline's), stored in the manifest.
+        on_size_mismatch: called with each :class:`core.geometry.image_size.SizeMismatch` found while writing.
+
+    Every frame given is written, whatever its size: a camera's video takes the size of its first frame. When that
+    differs from the calibration, the size policy of :mod:`core.geometry.image_size` applies: for a small
+    crop/padding or another resolution of the same aspect ratio the session's ``calibration.toml`` describes the
+    recorded frames (adapted intrinsics); otherwise the calibration is kept as it was. Either way the mismatch is
+    stored in the manifest (``size_mismatches``) and logged as a warning. A camera that changes resolution in the
+    middle of a recording has its later frames resized to its video's size (noted once in the manifest).
 
     Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(self, path, rig: CameraRig, fps: float, source: str, *, seed: int | None = None,
                  settings: dict | None = None, overwrite: bool = False, video_ext: str = ".avi",
-                 flush_s: float = 1.0) -> None:
+                 flush_s: float = 1.0, size_mismatches: list | None = None, on_size_mismatch=None) -> None:
         path = Path(path)
         if fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -206,10 +218,13 @@ class SessionWriter:
         self.manifest = SessionManifest(cameras=list(self.names), image_sizes=[list(c.size) for c in rig],
                                         fps=float(fps), source=source, units=rig.units, up=rig.up, seed=seed,
                                         video={"ext": video_ext, "codec": VIDEO_CODECS[video_ext]},
-                                        settings=dict(settings or {}))
+                                        settings=dict(settings or {}),
+                                        size_mismatches=list(size_mismatches or []))
+        self._on_size_mismatch = on_size_mismatch
         rig.save(path / CALIBRATION)
         self._video_ext = video_ext
         self._writers: dict[str, cv2.VideoWriter] = {}
+        self._video_sizes: dict[str, tuple[int, int]] = {}
         self._last_image: dict[str, np.ndarray] = {}
         self._csv_file = open(path / TIMESTAMPS, "w", newline="")
         self._csv = csv.writer(self._csv_file)
@@ -229,13 +244,33 @@ class SessionWriter:
         self.close(complete=exc_type is None)
 
     # ----------------------------------------------------------------------------------------------
+    def _size_mismatch(self, name: str, image: np.ndarray) -> None:
+        """A camera's first frame differs in size from its calibration: adapt or note it (never refuse)."""
+        from core.geometry.image_size import reconcile_size
+
+        cam, mismatch = reconcile_size(self.rig[name], (image.shape[1], image.shape[0]))
+        if mismatch is None:
+            return
+        if mismatch.action != "refuse":  # the session's calibration describes the recorded frames
+            self.rig = CameraRig([cam if c.name == name else c for c in self.rig.cameras], units=self.rig.units,
+                                 up=self.rig.up, metadata=dict(self.rig.metadata))
+            self.rig.save(self.path / CALIBRATION)
+        idx = self.names.index(name)
+        self.manifest.image_sizes[idx] = [int(image.shape[1]), int(image.shape[0])]
+        known = {m.get("camera") for m in self.manifest.size_mismatches}
+        if name not in known:
+            self.manifest.size_mismatches.append(mismatch.as_dict())
+        log.warning("recording: %s", mismatch.message)
+        if self._on_size_mismatch is not None:
+            self._on_size_mismatch(mismatch)
+
     def _writer(self, name: str, image: np.ndarray) -> cv2.VideoWriter:
         w = self._writers.get(name)
         if w is None:
-            size = self.rig[name].size
-            if image.shape[1] != size[0] or image.shape[0] != size[1]:
-                raise ValueError(f"camera {name!r}: image is {image.shape[1]}x{image.shape[0]} but the calibration "
-                                 f"says {size[0]}x{size[1]}")
+            if (image.shape[1], image.shape[0]) != tuple(int(v) for v in self.rig[name].size):
+                self._size_mismatch(name, image)
+            size = (int(image.shape[1]), int(image.shape[0]))  # the video holds what arrives
+            self._video_sizes[name] = size
             file = str(self.path / VIDEO_DIR / f"{name}{self._video_ext}")
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self._video_ext])
             w = cv2.VideoWriter(file, cv2.CAP_FFMPEG, fourcc, self.manifest.fps, tuple(size))
@@ -269,12 +304,15 @@ class SessionWriter:
             if dropped:
                 image = self._last_image.get(name)
                 if image is None:
-                    w, h = self.rig[name].size
-                    image = np.zeros((h, w, 3), np.uint8)
+                    w, h = self._video_sizes.get(name) or self.rig[name].size
+                    image = np.zeros((int(h), int(w), 3), np.uint8)
             else:
                 image = np.ascontiguousarray(image)
                 if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                     raise ValueError(f"camera {name!r}: expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+                video = self._video_sizes.get(name)
+                if video is not None and (image.shape[1], image.shape[0]) != video:
+                    image = self._resized_to_video(name, image, video)
                 self._last_image[name] = image
             self._writer(name, image).write(image)
             stamp = t_capture_ns.get(name)
@@ -284,6 +322,15 @@ class SessionWriter:
         self._next_index += 1
         self.manifest.frames = self._next_index
         self._maybe_flush()
+
+    def _resized_to_video(self, name: str, image: np.ndarray, video: tuple[int, int]) -> np.ndarray:
+        """A camera changed resolution mid-recording: keep the frame, resized to its video (noted once)."""
+        note = f"camera {name!r} changed resolution to {image.shape[1]}x{image.shape[0]} during the recording; " \
+               f"its later frames are resized to the video's {video[0]}x{video[1]}"
+        if note not in self.manifest.settings.setdefault("resolution_changes", []):
+            self.manifest.settings["resolution_changes"].append(note)
+            log.warning("recording: %s", note)
+        return cv2.resize(image, video, interpolation=cv2.INTER_AREA)
 
     def write_frame_set(self, frame_set: FrameSet, stamps_of_missing: dict[str, int] | None = None) -> None:
         """Write a :class:`FrameSet` as the next frame set (its missing cameras are written as dropped)."""

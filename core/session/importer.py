@@ -4,9 +4,11 @@
 
 Video frame ``k`` of every camera becomes frame set ``k`` (the files are taken as already synchronised, as those
 tools expect); capture stamps are ``k / fps``. The videos are re-encoded into the session's MJPEG AVIs. A video whose
-size differs from its calibrated ``size`` (Pose2Sim's demo has 1080-wide videos for 1088-wide calibrations) keeps
-its pixels: the camera's ``size`` is set to the video's, its intrinsics are unchanged (pixel coordinates are
-counted from the top-left corner in both), and the change is logged and stored in the manifest.
+size differs from its calibrated ``size`` follows the size policy of :mod:`core.geometry.image_size`, the pipeline's
+and the recorder's: a crop/padding of a few pixels (Pose2Sim's demo has 1080-wide videos for 1088-wide calibrations)
+keeps its pixels and intrinsics (the camera's ``size`` is set to the video's; pixel coordinates are counted from the
+top-left corner in both), another resolution of the same aspect ratio scales the intrinsics, anything else is refused
+before a frame is written; the change is logged and stored in the manifest (``size_mismatches``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import cv2
 
 from core.geometry.calibration_io import load_rig
 from core.geometry.camera import CameraRig
+from core.geometry.image_size import reconcile_rig
 from core.session.folder import SessionWriter
 
 log = logging.getLogger(__name__)
@@ -54,22 +57,17 @@ def import_videos(videos: dict, calibration, out, fps: float | None = None, fram
         fps = float(fps or caps[rig.names[0]].get(cv2.CAP_PROP_FPS) or 0)
         if fps <= 0:
             raise ValueError("the videos do not state a frame rate; pass fps")
-        resized = {}
-        cameras = []
-        for cam in rig.cameras:
-            cap = caps[cam.name]
-            size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-            if size != tuple(cam.size):
-                log.warning("camera %s: the video is %dx%d, the calibration says %dx%d; keeping the video's pixels "
-                            "and intrinsics (size set to the video's)", cam.name, *size, *cam.size)
-                resized[cam.name] = {"calibrated": list(cam.size), "video": list(size)}
-                cam = cam.with_(size=size)
-            cameras.append(cam)
-        rig = CameraRig(cameras, units=rig.units, up=rig.up, metadata=dict(rig.metadata))
+        sizes = {name: (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+                 for name, cap in caps.items()}
+        rig, mismatches = reconcile_rig(rig, sizes)  # refuses sizes the calibration cannot describe
+        for m in mismatches:
+            log.warning("%s", m.message)
+        resized = {m.camera: {"calibrated": list(m.calibrated), "video": list(m.actual)} for m in mismatches}
         settings = {"imported_from": {n: str(Path(p).resolve()) for n, p in videos.items()},
                     "size_changes": resized}
         count = 0
-        with SessionWriter(out, rig, fps, "files", settings=settings, overwrite=overwrite) as writer:
+        with SessionWriter(out, rig, fps, "files", settings=settings, overwrite=overwrite,
+                           size_mismatches=[m.as_dict() for m in mismatches]) as writer:
             while frames is None or count < frames:
                 images = {}
                 for name, cap in caps.items():

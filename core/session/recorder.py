@@ -208,6 +208,33 @@ def merge_result_chunks(folder: Path) -> None:
         p.unlink()
 
 
+def smooth_result_set(folder, fps: float, cutoff: float, order: int = 4) -> bool:
+    """Offline filtering of a closed result set: ``points_3d`` becomes the zero-phase Butterworth low-pass
+    (:func:`core.geometry.filters.butterworth_filter`, ``order`` of the whole filter, ``cutoff`` Hz) of its
+    ``raw_points_3d``, laid out on consecutive frames by ``frame_index`` (gaps stay gaps). Returns False when the
+    set has no 3D to filter."""
+    from core.geometry.filters import butterworth_filter
+
+    path = Path(folder) / "poses_3d.npz"
+    if not path.exists():
+        return False
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    raw = arrays.get("raw_points_3d")
+    if raw is None or not len(raw):
+        return False
+    idx = np.asarray(arrays.get("frame_index", np.arange(len(raw))), dtype=np.int64)
+    if len(idx) == len(raw) and (idx >= 0).all() and len(np.unique(idx)) == len(idx):
+        rows = idx - idx.min()
+        dense = np.full((int(rows.max()) + 1,) + raw.shape[1:], np.nan)
+        dense[rows] = raw
+        arrays["points_3d"] = butterworth_filter(dense, fps, cutoff=cutoff, order=order)[rows]
+    else:  # rows without a recorded frame index: take them as consecutive
+        arrays["points_3d"] = butterworth_filter(raw, fps, cutoff=cutoff, order=order)
+    _save_npz(path, arrays)
+    return True
+
+
 class Recorder:
     """Records frames and results of a live pipeline into a new session folder.
 
@@ -222,12 +249,16 @@ class Recorder:
         source: description of the sources (manifest).
         queue_seconds: capacity of the frame queue in seconds of video (bounded memory).
         overwrite: replace an existing folder.
+        size_mismatches: the pipeline's image-size mismatches (stored in the manifest).
+
+    Every frame given is recorded, whatever its size (:class:`core.session.folder.SessionWriter`); a size that
+    differs from the calibration is stored in the manifest and published as a ``warning`` event.
     """
 
     def __init__(self, folder, rig: CameraRig, fps: float, events: EventBus | None = None,
                  settings: dict | None = None, result_name: str = "live", skeleton: Skeleton | None = None,
                  source: dict | None = None, queue_seconds: float = 4.0, overwrite: bool = False,
-                 record_results: bool = True) -> None:
+                 record_results: bool = True, size_mismatches: list | None = None) -> None:
         from core.session.folder import SessionWriter
 
         self.folder = Path(folder)
@@ -236,7 +267,9 @@ class Recorder:
         self.events = events or EventBus()
         all_settings = {"recording": {"source": source or {}, "software": _more_versions()}, **(settings or {})}
         self.writer = SessionWriter(self.folder, rig, fps=self.fps, source="cameras", settings=all_settings,
-                                    overwrite=overwrite)
+                                    overwrite=overwrite, size_mismatches=size_mismatches,
+                                    on_size_mismatch=lambda m: self.events.publish(
+                                        "warning", f"recording: {m.message}", m.camera, size_mismatch=m.as_dict()))
         est = (settings or {}).get("estimator", {})
         if est.get("weights_sha256"):
             self.writer.manifest.weights = {"ppt": est["weights_sha256"]}

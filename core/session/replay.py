@@ -19,10 +19,10 @@ import numpy as np
 
 from core.capture.frame import Frame, FrameSet
 from core.capture.sync import group_frames
-from core.geometry.filters import OneEuroFilter, butterworth_filter
 from core.geometry.skeletons import get_skeleton
 from core.session.folder import read_json
-from core.session.recorder import BOX_SOURCE_CODES, RESULTS_DIR, ResultWriter, load_result_chunks
+from core.session.recorder import (BOX_SOURCE_CODES, RESULTS_DIR, ResultWriter, load_result_chunks,
+                                   smooth_result_set)
 
 log = logging.getLogger(__name__)
 
@@ -280,21 +280,22 @@ class Session:
 
         Args:
             estimator: a 2D backend (:mod:`core.estimators`).
-            settings: :class:`core.pipeline.PipelineSettings` (triangulation and causal filter; mode ignored).
-            smoothing_hz: additionally apply a zero-phase Butterworth low-pass (offline) at this cutoff to the
-                stored ``points_3d`` after processing.
+            settings: :class:`core.pipeline.PipelineSettings` (triangulation and filter; mode ignored: replay is
+                offline, so the default filter is the zero-phase Butterworth over the whole take).
+            smoothing_hz: zero-phase Butterworth low-pass at this cutoff (Hz) of the stored ``points_3d`` after
+                processing, whatever the filter setting (default: only with ``filter="butterworth"``, at its
+                ``butterworth_cutoff``).
             progress: show a tqdm progress bar; ``on_progress(done, total)`` is called after each set.
         """
         from tqdm import tqdm
 
         from core.locate import estimate_2d, make_locator
-        from core.pipeline import (PipelineResult, PipelineSettings, StageTimings, apply_filter,
+        from core.pipeline import (PipelineResult, PipelineSettings, StageTimings, apply_filter, make_live_filter,
                                    triangulate_poses)
 
         settings = settings or PipelineSettings(mode="offline")
         rig = self.rig
-        flt = (OneEuroFilter(settings.one_euro_min_cutoff, settings.one_euro_beta)
-               if settings.filter == "one-euro" else None)
+        flt = make_live_filter(settings, rig.units)
         locator = make_locator(estimator, rig, settings.detectors)  # top-down backends: find the person, as live
         writer = ResultWriter(self.path, name, rig.names, estimator.skeleton, overwrite=overwrite,
                               settings={"pipeline": settings.as_dict(), "estimator": estimator.settings(),
@@ -324,13 +325,7 @@ class Session:
             writer.close()
             if locator is not None:
                 locator.close()
-        if smoothing_hz:
-            self._smooth(writer.folder, smoothing_hz)
+        if smoothing_hz or settings.filter == "butterworth":
+            smooth_result_set(writer.folder, self.fps, smoothing_hz or settings.butterworth_cutoff,
+                              settings.butterworth_order)
         return self.results(name)
-
-    def _smooth(self, folder: Path, cutoff: float) -> None:
-        p = folder / "poses_3d.npz"
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        arrays["points_3d"] = butterworth_filter(arrays["raw_points_3d"], self.fps, cutoff=cutoff)
-        np.savez(p, **arrays)

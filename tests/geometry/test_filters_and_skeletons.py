@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
-from core.geometry.filters import OneEuroFilter, butterworth_filter, fill_gaps
+from scipy import signal
+
+from core.geometry.filters import (ONE_EURO_BETA_S_PER_M, OneEuroFilter, butterworth_filter, fill_gaps, jitter,
+                                   lag_frames)
 from core.geometry.skeletons import BODY25B, COCO17, H36M17, convert_joints, get_skeleton
 
 
@@ -60,6 +63,50 @@ def test_butterworth_zero_phase_and_gaps():
     assert np.isfinite(out[100:104]).all() and np.isnan(out[200:260]).all()
     with pytest.raises(ValueError, match="cutoff"):
         butterworth_filter(noisy, 60.0, cutoff=40.0)
+
+
+def test_one_euro_is_unit_aware():
+    """The same motion in metres and in millimetres is filtered the same: beta is in s/m whatever the data's unit."""
+    _, noisy = noisy_sine(noise=0.005)
+    in_m = OneEuroFilter(units="m").filter_sequence(noisy, 60.0)
+    in_mm = OneEuroFilter(units="mm").filter_sequence(noisy * 1000, 60.0)
+    np.testing.assert_allclose(in_mm, in_m * 1000, rtol=1e-9, atol=1e-9)
+    # A joint at rest with 5 mm of noise, in millimetres: smoothed when the unit is known; read as metres the
+    # speed term is 1000x too strong and the filter passes the noise through.
+    still = np.random.default_rng(1).normal(500.0, 5.0, (300, 3))
+    known = OneEuroFilter(units="mm").filter_sequence(still, 60.0)
+    unaware = OneEuroFilter(units="m").filter_sequence(still, 60.0)
+    assert jitter(known) < 0.5 * jitter(still)
+    assert jitter(unaware) > 0.8 * jitter(still) > 2 * jitter(known)
+    with pytest.raises(ValueError, match="units"):
+        OneEuroFilter(units="inch")
+    assert OneEuroFilter().beta == ONE_EURO_BETA_S_PER_M
+
+
+def test_butterworth_order_is_the_zero_phase_order_as_pose2sim():
+    """order 4 = two 2nd-order passes (forward and backward), as Pose2Sim's ``butter(order/2)`` + filtfilt."""
+    _, noisy = noisy_sine()
+    sos = signal.butter(2, 6.0, btype="low", fs=60.0, output="sos")
+    np.testing.assert_allclose(butterworth_filter(noisy, 60.0), signal.sosfiltfilt(sos, noisy, axis=0), atol=1e-12)
+    with pytest.raises(ValueError, match="even"):
+        butterworth_filter(noisy, 60.0, order=3)
+
+
+def test_lag_and_jitter_measures():
+    clean, noisy = noisy_sine(T=600)
+    delayed = np.roll(noisy, 3, axis=0)
+    delayed[:3] = np.nan
+    assert lag_frames(delayed, noisy) == pytest.approx(3.0, abs=0.05)
+    assert lag_frames(noisy, delayed) == pytest.approx(-3.0, abs=0.05)
+    assert abs(lag_frames(butterworth_filter(noisy, 60.0), noisy)) < 0.05  # zero phase
+    causal = OneEuroFilter(1.0, 0.0).filter_sequence(noisy, 60.0)  # first order low-pass at 1 Hz: lag near 1/(2 pi)s
+    assert 4.0 < lag_frames(causal, noisy) < 10.0
+    assert jitter(causal) < 0.2 * jitter(noisy)
+    assert np.isnan(jitter(np.full((5, 3), np.nan)))
+    with pytest.raises(ValueError, match="shape"):
+        lag_frames(noisy, noisy[:, :1])
+    with pytest.raises(ValueError, match="too few"):
+        lag_frames(noisy[:10], noisy[:10])
 
 
 def test_fill_gaps_only_short_inner_runs():

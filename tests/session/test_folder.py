@@ -68,8 +68,14 @@ def test_bad_input(tmp_path):
         w.write(3, images(rig, 0), {}, 0.0)
     with pytest.raises(ValueError, match="not in the rig"):
         w.write(0, {"cam09": images(rig, 0)["cam01"]}, {}, 0.0)
-    with pytest.raises(ValueError, match="calibration says"):
-        w.write(0, {"cam01": np.zeros((10, 10, 3), np.uint8)}, {}, 0.0)
+    # A frame the calibration cannot describe is still recorded (its video takes the frame's size); the mismatch
+    # goes into the manifest and the calibration stays as it was.
+    w.write(0, {"cam01": np.zeros((10, 10, 3), np.uint8)}, {}, 0.0)
+    assert [(m["camera"], m["action"], m["actual"]) for m in w.manifest.size_mismatches] == [
+        ("cam01", "refuse", [10, 10])]
+    assert w.rig["cam01"].size == rig["cam01"].size
+    w.close()
+    w = SessionWriter(tmp_path / "t", rig, fps=30, source="x", overwrite=True)
     with pytest.raises(ValueError, match="fps"):
         SessionWriter(tmp_path / "u", rig, fps=0, source="x")
     with pytest.raises(FileNotFoundError):

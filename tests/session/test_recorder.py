@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
+from core.geometry.image_size import SizeMismatchError, scale_intrinsics
 from core.pipeline import Pipeline, PipelineSettings
 from core.session.folder import SessionReader
 from core.session.replay import Session, load_results
@@ -59,17 +60,67 @@ def test_recording_keeps_every_frame_and_the_results(tmp_path):
     assert fs.frames and all(f.image.shape == (480, 640, 3) for f in fs.frames.values())
 
 
-def test_image_size_that_does_not_match_the_calibration_is_reported_not_fatal(tmp_path):
+def test_image_size_that_does_not_match_the_calibration_is_adapted_recorded_and_reported(tmp_path):
+    """One size policy (core.geometry.image_size) for the pipeline and the recorder: 640x480 frames of cameras
+    calibrated at 320x240 (same aspect) are triangulated with scaled intrinsics, recorded in full, with warnings."""
     vrig = make_virtual_rig("ring4", fps=15, seed=5)
     rig = vrig.studio.rig
-    wrong = type(rig)([c.with_(size=(320, 240)) for c in rig], units=rig.units, up=rig.up)
-    pipeline = Pipeline(studio_sources(vrig), wrong, StudioTruthEstimator(vrig), PipelineSettings(filter=None))
+    half = type(rig)([scale_intrinsics(c, (320, 240)) for c in rig], units=rig.units, up=rig.up)
+    pipeline = Pipeline(studio_sources(vrig), half, StudioTruthEstimator(vrig), PipelineSettings(filter=None))
+    assert [m.action for m in pipeline.size_mismatches] == ["scale"] * 4
+    np.testing.assert_allclose(pipeline.rig[rig.names[0]].K, rig[rig.names[0]].K, atol=1e-9)
     with pipeline:
-        pipeline.start_recording(tmp_path / "bad")
-        assert wait_for(lambda: bool(pipeline.events.history("error")))
-        assert wait_for(lambda: pipeline.metrics().results >= 3)  # processing goes on
-    msg = pipeline.events.history("error")[0].message
-    assert "640x480" in msg and "320x240" in msg
+        pipeline.start_recording(tmp_path / "take")
+        assert wait_for(lambda: pipeline.metrics().results >= 5 and pipeline.recorder.stats()["sets_written"] >= 5)
+    assert not pipeline.events.history("error")
+    warnings = [e.message for e in pipeline.events.history("warning")]
+    assert any("640x480 px but the calibration says 320x240" in w and "scaled" in w for w in warnings)
+    errs = [np.linalg.norm(r.pose_3d.points - vrig.truth(next(iter(r.frame_set.frames.values())).index)
+                           .joints_3d[0, :17], axis=-1) for r in [pipeline.latest()]]
+    assert np.nanmax(errs) < 1e-3  # scaled intrinsics: exact 2D still triangulates exactly
+    reader = SessionReader(tmp_path / "take")
+    assert reader.manifest.complete and reader.num_frames >= 5
+    assert [m["action"] for m in reader.manifest.size_mismatches] == ["scale"] * 4
+    assert reader.manifest.image_sizes[0] == [640, 480] and reader.rig[rig.names[0]].size == (640, 480)
+
+
+def test_frames_the_calibration_cannot_describe_are_refused_before_capture(tmp_path):
+    vrig = make_virtual_rig("stereo2", fps=15, seed=5)
+    rig = vrig.studio.rig
+    portrait = type(rig)([c.with_(size=(480, 640)) for c in rig], units=rig.units, up=rig.up)
+    with pytest.raises(SizeMismatchError, match=r"frames are 640x480 px but the calibration says 480x640"):
+        Pipeline(studio_sources(vrig), portrait, StudioTruthEstimator(vrig))
+
+
+def test_recording_the_real_pose2sim_videos_keeps_every_frame_despite_the_8_px_mismatch(tmp_path, capsys):
+    """The issue's case: cam_01/cam_02 videos are 1080x1920, the calibration says 1088x1920."""
+    from app.cli import main
+    from tests.conftest import shared_path
+
+    base = shared_path("sessions", "pose2sim_balancing")
+    rec = tmp_path / "take"
+    args = ["run", "--calibration", str(base / "calibration.toml"), "--backend", "openpose-json",
+            "--keypoints", str(base / "openpose_2d"), "--offline", "--headless", "--record", str(rec)]
+    for i in range(1, 5):
+        args += ["--source", f"cam_0{i}={base / 'videos' / f'cam0{i}.mp4'}"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "[warning] camera 'cam_01': frames are 1080x1920 px but the calibration says 1088x1920" in out
+    assert "recorder failed" not in out and "errors: 0" in out
+    reader = SessionReader(rec)
+    assert reader.manifest.complete and reader.num_frames == 100
+    assert reader.manifest.settings["recording"]["frames_written"] == 400
+    assert reader.manifest.settings["recording"]["error"] is None
+    assert [(m["camera"], m["action"], m["actual"]) for m in reader.manifest.size_mismatches] == [
+        ("cam_01", "crop-pad", [1080, 1920]), ("cam_02", "crop-pad", [1080, 1920])]
+    assert reader.rig["cam_01"].size == (1080, 1920) and reader.rig["cam_03"].size == (1088, 1920)
+    import cv2
+
+    for name, width in (("cam_01", 1080), ("cam_03", 1088)):
+        cap = cv2.VideoCapture(str(rec / "videos" / f"{name}.avi"))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 100 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == width
+        cap.release()
+    assert len(Session(rec).results("live")) == 100
 
 
 SCRIPT = textwrap.dedent("""
