@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         pipeline.stop()
+        estimator.close()  # native resources (MediaPipe) closed now, not at interpreter exit
         if streamer is not None:
             streamer.close()
     m = pipeline.metrics()

@@ -14,8 +14,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "mediapipe backend", description="Extract BlazePose's detector and landmark models from the "
                         "mediapipe==0.10.21 wheel (downloaded with pip, not installed, unless --wheel is given), add "
                         "the metadata the Tasks API needs and write a .task bundle to the user cache. Needs the "
-                        "'mediapipe' extra: pip install 'ppt-mocap[mediapipe]'.")
-    mp.add_argument("--variant", choices=("lite", "full", "heavy"), default="full")
+                        "'mediapipe' extra: pip install 'ppt-mocap[mediapipe]'. Only the full landmark model can be "
+                        "set up: that wheel, the newest Python package with BlazePose's models, holds "
+                        "pose_landmark_full.tflite and pose_detection.tflite only, and no registry package ships the "
+                        "lite or heavy model.")
+    mp.add_argument("--variant", default="full", metavar="full",
+                    help="landmark model: full (the only one the mediapipe==0.10.21 wheel holds)")
     mp.add_argument("--wheel", type=Path, default=None, help="a local mediapipe-0.10.21-*.whl")
     mp.add_argument("--force", action="store_true", help="rebuild the bundle")
     mp.set_defaults(func=run_mediapipe)

@@ -1,13 +1,15 @@
 """MediaPipe BlazePose as a 2D backend: real pretrained weights for real people out of the box (single person).
 
 The weights come from a registry package: the ``mediapipe==0.10.21`` wheel (the newest that ships the pose models)
-holds ``pose_detection.tflite`` and ``pose_landmark_{lite,full,heavy}.tflite``. :func:`setup_mediapipe` extracts
-them, adds the input-normalisation metadata the Tasks API needs, and bundles them into a ``.task`` file in the user
-cache directory; the Tasks API of ``mediapipe>=0.10.31`` (numpy 2, no OpenCV dependency; the ``mediapipe`` extra)
-runs it. ``ppt-mocap setup mediapipe`` does this once.
+holds ``pose_detection.tflite`` and ``pose_landmark_full.tflite`` only (older mediapipe versions downloaded the lite
+and heavy landmark models at run time; no Python registry package ships them, so only ``full`` can be set up here:
+:data:`VARIANTS`). :func:`setup_mediapipe` extracts the two models, adds the input-normalisation metadata the Tasks
+API needs, and bundles them into a ``.task`` file in the user cache directory; the Tasks API of ``mediapipe>=0.10.31``
+(numpy 2, no OpenCV dependency; the ``mediapipe`` extra) runs it. ``ppt-mocap setup mediapipe`` does this once.
 
 Output: the 17 COCO keypoints taken from BlazePose's 33 landmarks, in original pixels, with the landmark visibility
-as confidence. Each camera has its own landmarker in video mode (tracking between frames).
+as confidence. Each camera has its own landmarker, in video mode live (tracking between frames) or image mode
+offline.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from core.geometry import CameraRig, get_skeleton
 log = logging.getLogger(__name__)
 
 WEIGHTS_WHEEL = "mediapipe==0.10.21"
-VARIANTS = ("lite", "full", "heavy")
+#: Landmark models that can be set up here: the ones the weights wheel holds.
+VARIANTS = ("full",)
+#: Landmark models BlazePose has but no registry package ships (see the module docstring).
+UNAVAILABLE_VARIANTS = ("lite", "heavy")
 #: BlazePose landmark index of each COCO-17 keypoint.
 BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 
@@ -87,11 +92,20 @@ def setup_mediapipe(variant: str = "full", wheel: Path | None = None, root: Path
     """Create the BlazePose ``.task`` bundle in the cache (once) and return its path.
 
     Args:
-        variant: landmark model ``lite``, ``full`` or ``heavy``.
+        variant: landmark model: ``full``, the one the ``mediapipe==0.10.21`` wheel holds (:data:`VARIANTS`).
         wheel: a local ``mediapipe-0.10.21-*.whl``; by default pip downloads it (no install) from the registry.
         root: cache root (default :func:`cache_dir`).
         force: rebuild even if the bundle exists.
+
+    Raises:
+        ValueError: another variant (``lite`` and ``heavy`` are in no registry package; said before downloading), or a
+            wheel without the models (naming what it holds and what was expected).
     """
+    if variant in UNAVAILABLE_VARIANTS:
+        raise ValueError(f"the BlazePose {variant!r} landmark model cannot be set up here: the {WEIGHTS_WHEEL} wheel "
+                         "(the newest Python package with BlazePose's models) holds only pose_landmark_full.tflite and "
+                         "pose_detection.tflite, and no registry package ships the lite or heavy model; use "
+                         "--variant full")
     if variant not in VARIANTS:
         raise ValueError(f"MediaPipe pose variant must be one of {VARIANTS}, got {variant!r}")
     out = bundle_path(variant, root)
@@ -121,11 +135,18 @@ def setup_mediapipe(variant: str = "full", wheel: Path | None = None, root: Path
             raise FileNotFoundError(f"MediaPipe wheel not found: {wheel}")
         members = {"detector": "mediapipe/modules/pose_detection/pose_detection.tflite",
                    "landmarks": f"mediapipe/modules/pose_landmark/pose_landmark_{variant}.tflite"}
-        with zipfile.ZipFile(wheel) as z:
+        try:
+            z = zipfile.ZipFile(wheel)
+        except zipfile.BadZipFile:
+            raise ValueError(f"{wheel} is not a wheel (not a zip archive); expected {WEIGHTS_WHEEL}'s .whl") from None
+        with z:
             names = set(z.namelist())
             missing = [m for m in members.values() if m not in names]
             if missing:
-                raise ValueError(f"{wheel.name} does not contain {missing}; use {WEIGHTS_WHEEL}")
+                held = sorted(n.rsplit("/", 1)[-1] for n in names if n.endswith(".tflite") and "pose" in n)
+                raise ValueError(f"{wheel.name} does not contain {missing} (its pose models: {held or 'none'}); "
+                                 f"expected the {WEIGHTS_WHEEL} wheel, which holds pose_detection.tflite and "
+                                 "pose_landmark_full.tflite")
             detector = z.read(members["detector"])
             landmarks = z.read(members["landmarks"])
     _, bundle_utils, _ = _metadata_writer()
@@ -223,6 +244,16 @@ class MediaPipeEstimator(Estimator):
         return Poses2D(rig.names, kp, conf, self.skeleton, timings=sw.timings, frame_index=frame_set.index)
 
     def close(self) -> None:
-        for lm in self._landmarkers.values():
-            lm.close()
-        self._landmarkers.clear()
+        """Close the native landmarkers (idempotent; also registered with ``atexit``).
+
+        At interpreter exit mediapipe's worker threads may already be gone, so a landmarker can fail to close there;
+        it is then detached (its native handle dropped: the process exit frees it) so that mediapipe's ``__del__``
+        does not print a traceback ("'NoneType' object is not callable") at exit."""
+        landmarkers, self._landmarkers = self._landmarkers, {}
+        for cam, lm in landmarkers.items():
+            try:
+                lm.close()
+            except (RuntimeError, TypeError, AttributeError, OSError) as exc:
+                log.debug("MediaPipe landmarker of %s not closed (%s); detached", cam, exc)
+                if hasattr(lm, "_handle"):
+                    lm._handle = None
