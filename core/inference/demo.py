@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from core.model import ModelConfig, build_model, load_checkpoint
+from core.model.checkpoints import load_torch_file
 
 #: The demo weights shipped in the repository (multi-view PPT trained on the virtual studio).
 DEMO_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "weights" / "multiview_ppt_demo.pth"
@@ -41,10 +42,7 @@ def read_weights_file(path) -> tuple[ModelConfig, dict]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors, truncated files, not a torch file at all
-        raise ValueError(f"{path}: not a readable PyTorch weights file ({exc})") from exc
+    data = load_torch_file(path)  # a file torch cannot read: says what it is and what was expected
     if not isinstance(data, dict) or "state_dict" not in data or "model_config" not in data:
         keys = sorted(data)[:8] if isinstance(data, dict) else type(data).__name__
         raise NotAWeightsFileError(f"{path}: expected a ppt-mocap weights file with 'state_dict' and 'model_config' "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,84 @@ def convert_attention_naming(state_dict: Mapping[str, torch.Tensor], to: str) ->
     return {_PPT_ATTN.sub(r"\1fn.\2", k): v for k, v in state_dict.items()}
 
 
+#: What ``--weights`` may point at (named in errors about a file that is neither).
+EXPECTED_WEIGHTS = ("a ppt-mocap weights file (written by `ppt-mocap train --export`, like "
+                    "assets/weights/multiview_ppt_demo.pth) or an official PPT / TokenPose checkpoint (a state dict, "
+                    "optionally under 'state_dict' or 'model', saved with torch.save)")
+
+
+class NotAPyTorchFileError(ValueError):
+    """A file ``torch.load(weights_only=True)`` cannot read; the message says what the file is instead."""
+
+
+def describe_file(path: str | Path) -> str:
+    """What a file is, from its size and first bytes, in a few words (for errors about files torch cannot read)."""
+    import json
+    import struct
+    import zipfile
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        return "an empty file (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            return f"a damaged or truncated ZIP archive ({size} bytes)"
+        if any(n.endswith("data.pkl") for n in names):
+            return ("a PyTorch archive that stores Python objects besides tensors and plain containers (for example "
+                    "a whole model saved with torch.save(model) rather than its state_dict); it is not read, because "
+                    "reading it would mean unpickling it, which can run code from the file")
+        return f"a ZIP archive without PyTorch's data.pkl (it holds {', '.join(names[:5]) or 'nothing'})"
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return ("a Python pickle (or a legacy torch.save file) with objects beyond tensors and plain containers; it "
+                "is not read, because unpickling it can run code from the file")
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file (Keras / TensorFlow weights?)"
+    if head[4:8] == b"TFL3":
+        return "a TensorFlow Lite model"
+    if len(head) > 8 and head[8:10] == b'{"':
+        n = struct.unpack("<Q", head[:8])[0]
+        if 0 < n < size:
+            return "a safetensors file (not a format read here)"
+    if path.suffix.lower() == ".onnx":
+        return "an ONNX model"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        if text.lstrip().startswith(("<!DOCTYPE", "<html", "<HTML")):
+            return "an HTML page (a download that saved a web page instead of the file?)"
+        try:
+            json.loads(path.read_text()) if size < 10_000_000 else None
+            return "a JSON text file"
+        except (ValueError, UnicodeDecodeError):
+            pass
+        first = text.strip().splitlines()[0][:60] if text.strip() else ""
+        return f"a text file ({size} bytes, starting {first!r})"
+    return f"{size} bytes of unrecognised binary data (truncated or not a PyTorch file)"
+
+
+def load_torch_file(path: str | Path, expected: str = EXPECTED_WEIGHTS):
+    """``torch.load(path, weights_only=True)`` on the CPU; a file it cannot read raises :class:`NotAPyTorchFileError`
+    saying what the file is and what was ``expected`` (never suggesting to unpickle an untrusted file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}" if path.suffix else f"file not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's notes on foreign pickle protocols
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # any unpickling failure; torch's own message suggests weights_only=False, never repeat it
+        raise NotAPyTorchFileError(f"{path} cannot be read as weights: it is {describe_file(path)}. "
+                                   f"Expected {expected}.") from None
+
+
 def read_state_dict(source: str | Path | Mapping) -> tuple[dict[str, torch.Tensor], bool]:
     """Load a checkpoint file (or take a mapping) -> ``(state_dict, stripped_module_prefix)``.
 
@@ -70,21 +149,22 @@ def read_state_dict(source: str | Path | Mapping) -> tuple[dict[str, torch.Tenso
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # unpickling errors of many kinds; name the file
-            raise ValueError(f"cannot read checkpoint {path} with torch.load(weights_only=True): {exc}") from exc
+        obj = load_torch_file(path, "an official PPT / TokenPose checkpoint: a state dict (optionally under "
+                              "'state_dict' or 'model') saved with torch.save")
     else:
         obj = source
+    where = f"{source}: " if isinstance(source, (str, Path)) else ""
     if not isinstance(obj, Mapping):
-        raise ValueError(f"checkpoint must hold a state dict (a mapping), got {type(obj).__name__}")
+        raise ValueError(f"{where}checkpoint must hold a state dict (a mapping), got {type(obj).__name__}; expected "
+                         f"{EXPECTED_WEIGHTS}")
     for wrapper in ("state_dict", "model"):
         if wrapper in obj and isinstance(obj[wrapper], Mapping):
             obj = obj[wrapper]
             break
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise ValueError(f"checkpoint holds no tensors (top-level keys: {list(obj)[:10]})")
+        raise ValueError(f"{where}a PyTorch file without tensors (top-level keys: {list(obj)[:10]}), not weights; "
+                         f"expected {EXPECTED_WEIGHTS}")
     stripped = all(k.startswith("module.") for k in tensors)
     if stripped:
         tensors = {k[len("module.") :]: v for k, v in tensors.items()}

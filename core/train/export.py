@@ -13,13 +13,15 @@ from pathlib import Path
 
 import torch
 
+from core.model.checkpoints import load_torch_file
+
 
 def export_weights(checkpoint, out, half: bool = True, meta: dict | None = None) -> Path:
     """Write ``out`` from a trainer checkpoint (``last.pth`` / ``best.pth``); returns the path."""
     checkpoint, out = Path(checkpoint), Path(out)
     if not checkpoint.exists():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = load_torch_file(checkpoint, "a trainer checkpoint (runs/<run>/last.pth or best.pth)")
     if not isinstance(state, dict) or "state_dict" not in state or "model_config" not in state:
         raise ValueError(f"{checkpoint}: expected a trainer checkpoint with 'state_dict' and 'model_config'")
     sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in state["state_dict"].items()}

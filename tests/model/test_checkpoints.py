@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from core.model import CheckpointMismatchError, load_checkpoint, read_state_dict
-from core.model.checkpoints import attention_naming, convert_attention_naming, matching_presets
+from core.model.checkpoints import (
+    NotAPyTorchFileError,
+    attention_naming,
+    convert_attention_naming,
+    matching_presets,
+)
 from tests.conftest import shared_path
 from tests.model.models_cache import preset_model
 
@@ -160,11 +165,34 @@ def test_bad_files(tmp_path):
     with pytest.raises(ValueError, match="mapping"):
         read_state_dict(tmp_path / "list.pth")
     torch.save({"epoch": 3}, tmp_path / "empty.pth")
-    with pytest.raises(ValueError, match="no tensors"):
+    with pytest.raises(ValueError, match="without tensors"):
         read_state_dict(tmp_path / "empty.pth")
-    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="weights_only"):
-        read_state_dict(tmp_path / "junk.pth")
+
+
+@pytest.mark.parametrize(("content", "what"), [
+    (b"not a checkpoint", "a text file"),
+    (b"", "an empty file"),
+    (b"<!DOCTYPE html><html><body>404</body></html>", "an HTML page"),
+    (b'{"model": 1}', "a JSON text file"),
+    (b"\x89HDF\r\n\x1a\n" + bytes(64), "an HDF5 file"),
+    (bytes(range(256)) * 4, "unrecognised binary data"),
+])
+def test_a_file_that_is_not_weights_is_named_never_unpickled(tmp_path, content, what):
+    """Issue 14 item 5: the error says what the file is and what was expected; it never advises weights_only=False."""
+    path = tmp_path / "weights.pth"
+    path.write_bytes(content)
+    with pytest.raises(NotAPyTorchFileError) as err:
+        read_state_dict(path)
+    message = str(err.value)
+    assert what in message and "Expected" in message and str(path) in message
+    assert "weights_only=False" not in message
+
+
+def test_a_whole_pickled_model_is_refused_with_the_reason(tmp_path):
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "model.pth")  # torch.save(model), not its state_dict
+    with pytest.raises(NotAPyTorchFileError, match="state_dict") as err:
+        read_state_dict(tmp_path / "model.pth")
+    assert "weights_only=False" not in str(err.value)
 
 
 class _Custom:  # arbitrary pickled objects are refused by weights_only=True
@@ -173,5 +201,18 @@ class _Custom:  # arbitrary pickled objects are refused by weights_only=True
 
 def test_weights_only_refuses_arbitrary_objects(tmp_path):
     torch.save({"state_dict": {"w": torch.zeros(1)}, "obj": _Custom()}, tmp_path / "obj.pth")
-    with pytest.raises(ValueError, match="weights_only"):
+    with pytest.raises(NotAPyTorchFileError, match="can run code") as err:
         read_state_dict(tmp_path / "obj.pth")
+    assert "weights_only=False" not in str(err.value)
+
+
+def test_demo_weights_reader_and_export_name_a_foreign_file(tmp_path):
+    from core.inference.demo import read_weights_file
+    from core.train.export import export_weights
+
+    (tmp_path / "notes.pth").write_text("hello")
+    with pytest.raises(NotAPyTorchFileError, match="ppt-mocap weights file"):
+        read_weights_file(tmp_path / "notes.pth")
+    with pytest.raises(NotAPyTorchFileError, match="trainer checkpoint"):
+        export_weights(tmp_path / "notes.pth", tmp_path / "out.pth")
+    assert not (tmp_path / "out.pth").exists()
