@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.inference.demo import DEMO_WEIGHTS, load_demo_estimator
     from core.train.evaluate import evaluate_session, format_table
+    from core.train.progress import session_mean_pose_baseline
 
     if args.keep_ratio is not None and not 0 < args.keep_ratio <= 1:
         raise ValueError(f"--keep-ratio must be in (0, 1], got {args.keep_ratio}")
@@ -58,11 +59,17 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_session(estimator, args.session, args.views, stride=args.stride, max_frames=args.max_frames,
                               threshold_px=args.threshold, boxes=args.boxes, detectors=args.detectors)
     result.weights = str(args.weights or DEMO_WEIGHTS)
+    # The figure a model must beat: every crop predicting the session's mean pose (core.train.progress).
+    baseline = session_mean_pose_baseline(args.session, stride=args.stride, threshold_px=args.threshold,
+                                          max_frames=args.max_frames)
     if args.json:
-        print(json.dumps({"weights": result.weights, **result.as_dict()}))
+        print(json.dumps({"weights": result.weights, **result.as_dict(), "mean_pose_baseline": baseline}))
     else:
         print(f"weights {result.weights}")
         print(format_table(result))
+        ratio = result.overall["error_2d_px_median"] / baseline["median_px"]
+        print(f"mean-pose baseline (every crop predicts the session's mean pose): JDR {100 * baseline['jdr']:.1f} %, "
+              f"median {baseline['median_px']:.1f} px; the model's median is {ratio:.2f}x the baseline's")
     return 0
 
 

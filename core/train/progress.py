@@ -86,7 +86,8 @@ def escaped(progress: dict) -> bool:
 def plot_progress(curves: dict[str, list[dict]], out, title: str = "held-out median 2D error vs training crops",
                   size: tuple[int, int] = (900, 420)) -> None:
     """Learning curves as a PNG: median error (px) of each run (``progress.csv`` rows) against crops seen, with
-    the mean-pose baseline (dashed) and half of it (dotted, the escape line). ``curves``: label -> rows."""
+    the mean-pose baseline (dashed), half of it (the escape line) and a third (issue 12's target), dotted.
+    ``curves``: label -> rows. The error axis stops at 3x the baseline; larger errors are drawn at the top."""
     import cv2
 
     W, H = size
@@ -96,9 +97,11 @@ def plot_progress(curves: dict[str, list[dict]], out, title: str = "held-out med
     if not rows:
         raise ValueError("plot_progress needs at least one progress row")
     x_max = max(float(r["crops"]) for r in rows)
-    y_max = max(max(float(r["median_px"]) for r in rows), max(float(r["baseline_px"]) for r in rows)) * 1.05
+    baseline = float(rows[0]["baseline_px"])
+    y_max = min(max(float(r["median_px"]) for r in rows) * 1.05, 3 * baseline)
 
     def xy(crops: float, px: float) -> tuple[int, int]:
+        px = min(px, y_max)
         return (int(left + (W - left - right) * crops / x_max), int(H - bottom - (H - top - bottom) * px / y_max))
 
     black, grey = (0, 0, 0), (150, 150, 150)
@@ -112,14 +115,14 @@ def plot_progress(curves: dict[str, list[dict]], out, title: str = "held-out med
     cv2.putText(image, "training crops", (W // 2 - 60, H - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, black, 1)
     cv2.putText(image, "px", (8, top - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, black, 1)
     cv2.putText(image, title, (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.5, black, 1)
-    baseline = float(rows[0]["baseline_px"])
-    for level, gap in ((baseline, 12), (baseline / 2, 4)):
+    for level, gap in ((baseline, 12), (baseline / 2, 4), (baseline / 3, 2)):
         for x0 in range(left, W - right, 2 * gap):
             y = xy(0, level)[1]
             cv2.line(image, (x0, y), (min(x0 + gap, W - right), y), grey, 1)
     cv2.putText(image, "mean pose", (W - right + 5, xy(0, baseline)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, grey, 1)
     cv2.putText(image, "half of it", (W - right + 5, xy(0, baseline / 2)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
                 grey, 1)
+    cv2.putText(image, "a third", (W - right + 5, xy(0, baseline / 3)[1] + 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4, grey, 1)
     colours = [(200, 80, 0), (0, 140, 255), (0, 160, 0), (180, 0, 180), (0, 0, 220), (120, 120, 0), (90, 60, 30)]
     for k, (label, rs) in enumerate(curves.items()):
         colour = colours[k % len(colours)]
@@ -131,9 +134,10 @@ def plot_progress(curves: dict[str, list[dict]], out, title: str = "held-out med
         raise ValueError(f"could not write the plot {out} (use a .png path)")
 
 
-def _session_crops(session, stride: int):
-    """Ground-truth 2D ``(N, 17, 2)`` of every (frame, view) of a studio session with a box, and the evaluation
-    crops' affines ``(N, 2, 3)`` (square HRNet crops, padding 1.25, of a nominal 256 px side)."""
+def _session_crops(session, stride: int, max_frames: int | None = None):
+    """Ground-truth 2D ``(N, 17, 2)`` of every (frame, view) of a studio session with a box (every ``stride``-th
+    frame, at most ``max_frames``, as ``ppt-mocap evaluate`` picks them), and the evaluation crops' affines
+    ``(N, 2, 3)`` (square HRNet crops, padding 1.25, of a nominal 256 px side)."""
     from core.session.folder import SessionReader
     from core.train.evaluate import _h36m_index, gt_boxes
 
@@ -141,7 +145,7 @@ def _session_crops(session, stride: int):
     truth = reader.ground_truth()
     if truth is None:
         raise ValueError(f"{reader.path} has no ground truth (ground_truth.npz)")
-    gt = truth.joints_2d[:: max(1, stride), :, _h36m_index(truth.joint_names)].reshape(-1, 17, 2)
+    gt = truth.joints_2d[:: max(1, stride)][:max_frames or None][:, :, _h36m_index(truth.joint_names)].reshape(-1, 17, 2)
     boxes = gt_boxes(gt)
     ok = np.isfinite(boxes).all(1)
     return gt[ok], crop_affines(boxes[ok])
@@ -155,14 +159,15 @@ def crop_affines(boxes: np.ndarray) -> np.ndarray:
     return np.stack([crop_affine(c, s, (256, 256), convention="hrnet") for c, s in zip(center, scale)])
 
 
-def session_mean_pose(session, stride: int = 1) -> np.ndarray:
+def session_mean_pose(session, stride: int = 1, max_frames: int | None = None) -> np.ndarray:
     """The mean of a session's ground-truth joints in evaluation-crop coordinates ``(17, 2)`` (256 px crops)."""
-    gt, affines = _session_crops(session, stride)
+    gt, affines = _session_crops(session, stride, max_frames)
     in_crop = _to_image(affines, np.nan_to_num(gt))
     return np.nanmean(np.where(np.isfinite(gt), in_crop, np.nan), axis=0)
 
 
-def session_mean_pose_baseline(session, stride: int = 1, threshold_px: float = JDR_THRESHOLD_PX) -> dict:
+def session_mean_pose_baseline(session, stride: int = 1, threshold_px: float = JDR_THRESHOLD_PX,
+                               max_frames: int | None = None) -> dict:
     """The mean-pose baseline on a studio session under ``ppt-mocap evaluate``'s protocol.
 
     Every (frame, view) is cropped as the evaluation crops it (square HRNet crop around the ground-truth
@@ -172,8 +177,8 @@ def session_mean_pose_baseline(session, stride: int = 1, threshold_px: float = J
     """
     from core.inference.preprocess import invert_affine
 
-    gt, affines = _session_crops(session, stride)
-    mean_pose = session_mean_pose(session, stride)
+    gt, affines = _session_crops(session, stride, max_frames)
+    mean_pose = session_mean_pose(session, stride, max_frames)
     pred = _to_image(invert_affine(affines), np.broadcast_to(mean_pose, gt.shape))
     err = np.linalg.norm(pred - gt, axis=-1)[np.isfinite(gt).all(-1)]
     return {"median_px": float(np.median(err)), "jdr": float(np.mean(err <= threshold_px)), "crops": int(len(gt))}

@@ -28,7 +28,7 @@ def tiny_corpus(tmp_path_factory):
     return folder
 
 
-def _smoke(path: Path, corpus: Path, out: Path, init: str = "", batch: int = 4) -> Trainer:
+def _smoke(path: Path, corpus: Path, out: Path, init: str = "", batch: int = 4, **train) -> Trainer:
     """The config as shipped, with only what a CPU smoke run must change: device, data, budget, output."""
     raw = tomllib.loads(path.read_text())
     for split in ("train", "val"):
@@ -38,7 +38,7 @@ def _smoke(path: Path, corpus: Path, out: Path, init: str = "", batch: int = 4) 
     raw["optim"].update(batch_size=batch, iterations_per_epoch=1)
     views = raw["data"]["train"].get("views", 1)
     raw["train"].update(device="cpu", workers=0, threads=1, out=str(out), eval_every_crops=batch * views,
-                        max_crops=2 * batch * views)
+                        max_crops=2 * batch * views, **train)
     return Trainer(ExperimentConfig.from_dict(raw, str(path)))
 
 
@@ -58,8 +58,17 @@ def test_gpu_recipe_runs_both_stages_on_cpu(tiny_corpus, tmp_path):
     assert [step["run"] for step in final["meta"]["lineage"]] == [str(tmp_path / "s1"), str(tmp_path / "s2")]
 
 
-def test_cpu_demo_recipe_runs(tiny_corpus, tmp_path):
+def test_cpu_demo_recipe_runs_both_stages(tiny_corpus, tmp_path):
+    """configs/demo_single_view.toml then configs/demo_multiview.toml (the CPU curriculum of the shipped weights);
+    the single-view stage's weights say they never trained fused views, stage 2's say they did."""
     configs = Path(__file__).resolve().parents[2] / "configs"
-    trainer = _smoke(configs / "demo_single_view.toml", tiny_corpus, tmp_path / "cpu")
-    trainer.fit()
-    assert trainer.crops_seen == 8
+    stage1 = _smoke(configs / "demo_single_view.toml", tiny_corpus, tmp_path / "cpu")
+    stage1.fit()
+    assert stage1.crops_seen == 8
+    weights = export_weights(tmp_path / "cpu" / "last.pth", tmp_path / "s1.pth")
+    assert torch.load(weights, weights_only=True)["meta"]["fusion_trained"] is False
+    stage2 = _smoke(configs / "demo_multiview.toml", tiny_corpus, tmp_path / "cpu2", init=str(weights), batch=1,
+                    unfused_fraction=0.0)  # every smoke step fused
+    stage2.fit()
+    final = torch.load(export_weights(tmp_path / "cpu2" / "last.pth", tmp_path / "s2.pth"), weights_only=True)
+    assert final["meta"]["fusion_trained"] is True and final["meta"]["crops_seen"] == 8 + 8

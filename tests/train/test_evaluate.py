@@ -95,10 +95,12 @@ def test_cli_json_and_table(session, tiny_weights, capsys):
                  "--threads", "1"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["views"] == 4 and data["frames"] == 1 and data["keep_ratio"] == 0.7 and "mpjpe_mm" in data["overall"]
+    assert data["mean_pose_baseline"]["crops"] == 4  # the baseline over the same frame set's 4 crops
     assert main(["evaluate", "--weights", str(path), "--session", str(session), "--max-frames", "1", "--views", "1",
                  "--keep-ratio", "1.0", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "single-view, keep ratio 1.0" in out and "JDR (<= 12.8 px)" in out and "pelvis" in out
+    assert "mean-pose baseline" in out and "x the baseline's" in out
 
 
 def test_cli_bad_input(session, tiny_weights, tmp_path, capsys):
