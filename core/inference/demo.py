@@ -75,7 +75,9 @@ def load_weights(path, expect: ModelConfig | str | None = None):
 def load_demo_estimator(path=None, **estimator_options):
     """A ready :class:`core.inference.PoseEstimator2D` on the demo weights (or ``path``).
 
-    Raises ``FileNotFoundError`` naming the expected file when the weights are missing.
+    Weights whose metadata says their fusion layers were never trained (``meta.fusion_trained`` false: the
+    single-view stage of the demo recipe) run each view alone unless ``fuse`` is given. Raises
+    ``FileNotFoundError`` naming the expected file when the weights are missing.
     """
     from core.inference.estimator import PoseEstimator2D
 
@@ -84,5 +86,10 @@ def load_demo_estimator(path=None, **estimator_options):
         raise FileNotFoundError(
             f"demo weights not found: {path}. They ship with the repository (assets/weights/, Git LFS is not "
             "used); restore the file with `git checkout -- assets/weights`, train them with "
-            "`ppt-mocap train --config configs/demo_multiview.toml` and export, or pass your own weights file")
-    return PoseEstimator2D(load_weights(path), **estimator_options)
+            "`ppt-mocap train --config configs/demo_single_view.toml` and export, or pass your own weights file")
+    config, data = read_weights_file(path)
+    model = build_model(config, init=False)
+    load_checkpoint(model, data["state_dict"])
+    if "fuse" not in estimator_options and not data.get("meta", {}).get("fusion_trained", True):
+        estimator_options["fuse"] = False
+    return PoseEstimator2D(model.eval(), **estimator_options)

@@ -101,7 +101,9 @@ class PoseEstimator2D:
     single-view) or ``"hrnet"`` (HRNet affine, BGR, argmax + quarter offset; default for multi-view).
     ``optimize``: fold BatchNorm, channels_last, SDPA, exact shortcuts (outputs equal up to float rounding).
     ``compile``: ``False``/``"none"``, ``"backbone"`` (CNN only, seconds to compile) or ``True``/``"all"``
-    (``torch.compile`` with freezing; load weights first). ``amp``: float16 autocast on CUDA.
+    (``torch.compile`` with freezing; load weights first). ``amp``: float16 autocast on CUDA. ``fuse``: whether
+    :meth:`estimate` fuses the views when cameras are given and the call does not say (default: yes for a
+    multi-view model; ``False`` for weights whose fusion layers were never trained).
     """
 
     def __init__(
@@ -116,11 +118,15 @@ class PoseEstimator2D:
         compile: bool | str = False,
         amp: bool = True,
         return_heatmaps: bool = False,
+        fuse: bool | None = None,
     ) -> None:
         if not isinstance(model, (PoseModel, MultiViewPoseModel)):
             raise ValueError(f"expected a PoseModel or MultiViewPoseModel, got {type(model).__name__}")
         self.config = model.config
         self.multiview = isinstance(model, MultiViewPoseModel)
+        if fuse and not self.multiview:
+            raise ValueError(f"fuse=True needs a multi-view model; {model.config.name} is single-view")
+        self.fuse = self.multiview if fuse is None else bool(fuse)
         self.pipeline: Pipeline = get_pipeline(pipeline or ("hrnet" if self.multiview else "darkpose"))
         self.device = select_device(device)
         self.num_threads = set_threads(num_threads)
@@ -173,14 +179,14 @@ class PoseEstimator2D:
 
         ``images``: V BGR uint8 ``(H_v, W_v, 3)`` arrays; ``boxes``: ``(V, 4)`` xywh px (None or a NaN row = full
         frame); ``cameras``: V items ``(K (3,3), R (3,3), t (3,))`` with ``X_cam = R X + t`` or objects with ``K``,
-        ``R``, ``t`` (needed for multi-view fusion); ``fuse``: default = multi-view model and cameras given.
+        ``R``, ``t`` (needed for multi-view fusion); ``fuse``: default = the estimator's ``fuse`` and cameras given.
         """
         t0 = time.perf_counter()
         imgs = self._check_images(images)
         v = len(imgs)
         cfg = self.config
         if fuse is None:
-            fuse = self.multiview and cameras is not None
+            fuse = self.fuse and cameras is not None
         if fuse and not self.multiview:
             raise ValueError(f"fuse=True needs a multi-view model; {cfg.name} is single-view")
         if cameras is not None and len(cameras) != v:

@@ -62,8 +62,9 @@ def run_located(locator: PersonLocator, rig: CameraRig, frame_sets: Iterable[Fra
         yield fs, person, kp, conf
 
 
-def model_predict(estimator, rig: CameraRig, fuse: bool = True) -> Predict:
-    """A predictor running a :class:`core.inference.PoseEstimator2D` on the views that have a box and a frame."""
+def model_predict(estimator, rig: CameraRig, fuse: bool | None = None) -> Predict:
+    """A predictor running a :class:`core.inference.PoseEstimator2D` on the views that have a box and a frame;
+    ``fuse``: default = the estimator's (weights whose fusion was never trained run each view alone)."""
 
     def predict(fs: FrameSet, boxes: np.ndarray):
         C = len(rig)
@@ -72,7 +73,8 @@ def model_predict(estimator, rig: CameraRig, fuse: bool = True) -> Predict:
         views = [c for c, n in enumerate(rig.names) if n in fs.frames and np.isfinite(boxes[c]).all()]
         if views:
             res = estimator.estimate([fs.frames[rig.names[c]].image for c in views], boxes=boxes[views],
-                                     cameras=[rig.cameras[c] for c in views] if fuse else None, fuse=fuse)
+                                     cameras=[rig.cameras[c] for c in views] if fuse is not False else None,
+                                     fuse=fuse)
             kp[views], conf[views] = res.keypoints, np.clip(res.confidence, 0, 1)
         return kp, conf
 
@@ -176,7 +178,7 @@ def _subject_pick(truth, names: list[str]):
 
 def locate_session(session, *, pose: str = "truth", estimator=None, detectors="auto", max_frames: int | None = None,
                    aspect: float | None = None, noise_px: float = 2.0, select_subject: bool = True,
-                   fuse: bool = True) -> dict:
+                   fuse: bool | None = None) -> dict:
     """Box figures of the stage on a studio session (module docstring), run on every frame set in order.
 
     ``pose``: ``"truth"`` or ``"model"`` (needs ``estimator``, a :class:`core.inference.PoseEstimator2D` on a

@@ -31,8 +31,12 @@ def test_demo_estimator_runs_on_four_views():
         c, s = np.cos(a), np.sin(a)
         R = np.array([[s, -c, 0], [0, 0, -1], [c, s, 0]])  # looking at the origin from a ring
         cams.append((K, R, -R @ np.array([-3 * c, -3 * s, 1.0])))
-    res = est.estimate(images, cameras=cams)
+    res = est.estimate(images, cameras=cams, fuse=True)
     assert res.fused and res.keypoints.shape == (4, 17, 2) and np.isfinite(res.keypoints).all()
+    # The shipped stage-1 weights never trained their fusion layers: by default each view runs alone.
+    _, data = read_weights_file(DEMO_WEIGHTS)
+    assert est.fuse is data["meta"]["fusion_trained"]
+    assert est.estimate(images, cameras=cams).fused is data["meta"]["fusion_trained"]
     n, expected = est.config.num_patches, []
     for _ in est.config.pruning_layers:  # ceil(0.7 n) per stage (256 -> 180 -> 126 -> 89, 64 -> 45 -> 32 -> 23)
         n = math.ceil(0.7 * n)
@@ -63,3 +67,13 @@ def test_shipped_weights_follow_the_person_better_than_the_mean_pose(tmp_path):
     baseline = session_mean_pose_baseline(session, stride=6)
     assert result.overall["error_2d_px_median"] < 0.75 * baseline["median_px"], (result.overall, baseline)
     assert result.overall["jdr"] > baseline["jdr"] + 0.15, (result.overall, baseline)
+
+
+def test_fusion_default_follows_the_weights_metadata(tmp_path):
+    """Weights whose meta says fusion was trained fuse by default; single-view-stage weights do not."""
+    _, data = read_weights_file(DEMO_WEIGHTS)
+    for trained in (True, False):
+        path = tmp_path / f"w_{trained}.pth"
+        torch.save({**data, "meta": {**data["meta"], "fusion_trained": trained}}, path)
+        assert load_demo_estimator(path, device="cpu", num_threads=1).fuse is trained
+        assert load_demo_estimator(path, device="cpu", num_threads=1, fuse=True).fuse is True
