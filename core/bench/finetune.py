@@ -103,21 +103,23 @@ def label_figures(labels, ref2d: np.ndarray, coco: list[int], frames: np.ndarray
 
 def ppt_3d(weights, preset: str, session, labels, frames: np.ndarray, trc: np.ndarray, coco: list[int],
            threads: int) -> dict:
-    """PPT through the runtime estimator on ``frames`` (fused, boxes from the labels), triangulated, vs the TRC."""
+    """PPT through the runtime estimator on ``frames`` (boxes from the labels), triangulated, vs the TRC. Views
+    are fused as the weights run by default (not for our weights whose fusion was never trained)."""
     from core.geometry.skeletons import COCO17, H36M17
     from core.geometry.triangulation import triangulate
-    from core.inference.demo import NotAWeightsFileError, load_weights
+    from core.inference.demo import NotAWeightsFileError, load_demo_estimator
     from core.inference.estimator import PoseEstimator2D
     from core.model import build_model, load_checkpoint
     from core.train.evaluate import gt_boxes
 
     try:
-        model = load_weights(weights)
+        runtime = load_demo_estimator(weights, device="cpu", num_threads=threads)
     except NotAWeightsFileError:  # an official checkpoint
         model = build_model(preset)
         load_checkpoint(model, weights)
-    runtime, rig = PoseEstimator2D(model.eval(), device="cpu", num_threads=threads), session.rig
-    multiview = model.config.is_multiview
+        runtime = PoseEstimator2D(model.eval(), device="cpu", num_threads=threads)
+    rig = session.rig
+    multiview = runtime.multiview
     skeleton = H36M17 if multiview else COCO17
     idx = [skeleton.index(COCO17.joints[j]) for j in coco]
     li = list(range(H36M17.num_joints))
@@ -129,8 +131,7 @@ def ppt_3d(weights, preset: str, session, labels, frames: np.ndarray, trc: np.nd
         boxes = gt_boxes(labels.arrays["joints_2d"][fs.index][:, li])
         images = [fs.frames[c].image for c in rig.names]
         t0 = time.perf_counter()
-        res = runtime.estimate(images, boxes=boxes, cameras=list(rig) if multiview else None,
-                               fuse=True if multiview else None)
+        res = runtime.estimate(images, boxes=boxes, cameras=list(rig) if multiview else None)
         seconds += time.perf_counter() - t0
         person = float(labels.arrays["person_px"][fs.index])
         X = triangulate(rig, res.keypoints, np.clip(res.confidence, 1e-6, None), outliers="worst-view",
