@@ -329,6 +329,22 @@ class Trainer:
         for callback in self.callbacks:
             callback(kind, info)
 
+    def _follow_config_milestones(self) -> None:
+        """A resumed run keeps the config's ``[optim]`` lr, milestones and gamma (epoch unit), not the checkpoint's:
+        editing them and resuming moves the learning-rate steps (e.g. an earlier x0.1 to finish a run)."""
+        from collections import Counter
+
+        cfg = self.config.optim
+        if cfg.milestone_unit != "epoch":
+            return
+        self.scheduler.milestones = Counter(cfg.milestones)
+        self.scheduler.gamma = cfg.gamma
+        passed = sum(self.scheduler.last_epoch >= m for m in cfg.milestones)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = cfg.lr
+            group["lr"] = cfg.lr * cfg.gamma ** passed
+        self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
     def _set_time_lr(self, minutes: float) -> None:
         """``milestone_unit = "minute"``: lr x gamma for every milestone (minutes of training) already passed."""
         cfg = self.config.optim
@@ -469,6 +485,7 @@ class Trainer:
             self.aids.load_state_dict(state["aids"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self._follow_config_milestones()
         self.scaler.load_state_dict(state["scaler"])
         self.start_epoch = int(state["epoch"])
         last = state.get("metrics", {})  # checkpoints written before these fields: estimate from the last epoch

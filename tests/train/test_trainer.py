@@ -106,6 +106,25 @@ def test_training_reduces_loss_writes_logs_and_resumes(tmp_path):
     assert metrics["epoch"] == 4 and first["epoch"] == 3
 
 
+def test_resume_follows_the_configs_milestones(tmp_path):
+    """Moving [optim] milestones and resuming moves the lr steps (the checkpoint's scheduler state does not win)."""
+    torch.manual_seed(0)
+    out = tmp_path / "run"
+
+    def config(epochs, milestones):
+        return ExperimentConfig.from_dict({
+            "model": {"preset": "ppt_s", "overrides": TINY}, "data": {"train": {"kind": "blobs", "length": 16}},
+            "optim": {"epochs": epochs, "milestones": milestones, "batch_size": 8, "lr": 1e-3, "gamma": 0.1},
+            "train": {"out": str(out), "threads": 1}})
+
+    assert Trainer(config(2, [10])).fit()["lr"] == pytest.approx(1e-3)
+    resumed = Trainer(config(3, [2]))  # the step at epoch 2 has already passed: lr x0.1 from the first epoch on
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert resumed.fit()["lr"] == pytest.approx(1e-4)
+    assert Trainer(config(4, [3]))._follow_config_milestones() is None  # epoch 3 reached: still x0.1 after it
+    assert Trainer(config(4, [3])).optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
 def test_resume_refuses_another_preset(tmp_path):
     Trainer(tiny_config(tmp_path)).fit()
     cfg = ExperimentConfig.from_dict({"model": {"preset": "tokenpose_s", "overrides": TINY},
