@@ -148,8 +148,7 @@ class ResultWriter:
         if not self._rows:
             return
         rows, self._rows = self._rows, []
-        keys = rows[0].keys()
-        arrays = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in keys if all(k in r for r in rows)}
+        arrays = _stack_rows(rows)
         _save_npz(self.folder / f"results.part{self._parts:05d}.npz", arrays)
         self._parts += 1
 
@@ -166,6 +165,32 @@ class ResultWriter:
         settings["results"] = self.count
         write_json_atomic(self.folder / "settings.json", settings, lenient=True)
         return self.folder
+
+
+def _missing_like(value: np.ndarray) -> np.ndarray:
+    """What a row holds where it has no value of this kind: -1 for integers (token ids, codes), NaN for floats,
+    False for flags (a frame set where the person was not found has no kept tokens and no crop affine)."""
+    value = np.asarray(value)
+    if value.dtype == bool:
+        return np.zeros_like(value)
+    if np.issubdtype(value.dtype, np.integer):
+        return np.full_like(value, -1)
+    return np.full_like(value, np.nan)
+
+
+def _stack_rows(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Stack result rows into arrays; a key some rows lack is kept, filled with :func:`_missing_like` there (one
+    frame set without a person must not drop the other rows' kept tokens)."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    arrays = {}
+    for k in keys:
+        template = next(np.asarray(r[k]) for r in rows if k in r)
+        values = [np.asarray(r[k]) if k in r else _missing_like(template) for r in rows]
+        if any(v.shape != template.shape for v in values):  # kept-token counts changed mid-chunk: not stackable
+            log.warning("%s has different shapes across rows; not stored", k)
+            continue
+        arrays[k] = np.stack(values)
+    return arrays
 
 
 _2D_KEYS = ("frame_index", "t_ns", "frame_t_capture_ns", "keypoints", "confidence", "token_to_image", "token_grid",
@@ -185,12 +210,14 @@ def load_result_chunks(folder: Path) -> dict[str, np.ndarray]:
             log.warning("%s: unreadable result chunk skipped (%s)", p, exc)
     if not chunks:
         return {}
-    keys = [k for k in chunks[0] if all(k in c for c in chunks)]
+    keys = list(dict.fromkeys(k for c in chunks for k in c))
     out = {}
     for k in keys:
-        try:
-            out[k] = np.concatenate([c[k] for c in chunks])
-        except ValueError:  # kept-token counts changed between chunks (another keep ratio): drop that array
+        template = next(c[k] for c in chunks if k in c)
+        try:  # a chunk whose frame sets all lacked this key (no person found) is filled as missing
+            out[k] = np.concatenate([c[k] if k in c else np.repeat(_missing_like(template[:1]), len(c["frame_index"]),
+                                                                   axis=0) for c in chunks])
+        except (ValueError, KeyError):  # kept-token counts changed between chunks (another keep ratio): drop it
             log.warning("%s: %s has different shapes across chunks; not merged", folder, k)
     return out
 

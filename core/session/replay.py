@@ -72,7 +72,8 @@ class ResultSet:
             return None
         stages = sorted((k for k in a if k.startswith("kept_tokens_")), key=lambda k: int(k.rsplit("_", 1)[1]))
         tokens = {}
-        if stages and all(k in a for k in ("token_to_image", "token_grid", "token_stride")):
+        if (stages and all(k in a for k in ("token_to_image", "token_grid", "token_stride"))
+                and (a[stages[0]][row] >= 0).any()):  # all -1: no person was found in this frame set
             tokens = {"kept_tokens": [a[k][row].astype(np.int64) for k in stages],
                       "token_grid": tuple(int(v) for v in a["token_grid"][row]),
                       "token_stride": tuple(int(v) for v in a["token_stride"][row]),

@@ -168,3 +168,50 @@ def test_kill_9_in_the_middle_leaves_a_readable_session(tmp_path):
     assert not live.complete and len(live) >= 10
     assert np.isfinite(live.arrays["points_3d"]).any()
     assert (live.arrays["frame_index"] >= 0).sum() >= 5
+
+
+def test_a_frame_set_without_a_person_keeps_the_other_rows_kept_tokens(tmp_path):
+    """One frame set where nobody was found (no kept tokens, no crop affine) used to drop the tokens of its whole
+    one-second chunk, so replay drew no token maps for frames the model did process."""
+    from types import SimpleNamespace
+
+    from core.capture.frame import Frame, FrameSet
+    from core.estimators.base import Poses2D
+    from core.geometry.skeletons import get_skeleton
+    from core.pipeline import Pose3D, StageTimings
+    from core.session.recorder import ResultWriter
+
+    sk = get_skeleton("h36m17")
+    cams = ["a", "b"]
+    C, J = len(cams), sk.num_joints
+    writer = ResultWriter(tmp_path, "live", cams, sk, flush_s=1e9)
+
+    def result(i, found):
+        frames = {c: Frame(camera=c, index=i, t_capture_ns=1000 * i, t_wall=0.0, image=np.zeros((4, 4, 3), np.uint8))
+                  for c in cams}
+        tokens = {}
+        if found:
+            tokens = dict(kept_tokens=[np.tile(np.arange(5) + i, (C, 1)), np.tile(np.arange(2) + i, (C, 1))],
+                          token_grid=(8, 6), token_stride=(4, 4), token_to_image=np.tile(np.eye(2, 3), (C, 1, 1)))
+        p2 = Poses2D(cams, np.zeros((C, J, 2)), np.ones((C, J)), sk, frame_index=i,
+                     boxes=np.ones((C, 4)) if found else np.full((C, 4), np.nan),
+                     box_source=("tracked",) * C if found else ("none",) * C, **tokens)
+        p3 = Pose3D(np.zeros((J, 3)), np.zeros((J, 3)), np.zeros(J), np.ones((C, J), bool), sk)
+        return SimpleNamespace(frame_set=FrameSet(index=i, t_ns=1000 * i, frames=frames), poses_2d=p2,
+                               pose_3d=p3, timings=StageTimings(*[1000 * i] * 6))
+
+    for i in range(3):
+        writer.add(result(i, found=i != 1), frame_index=i)
+    writer.flush()  # chunk 1: rows 0-2 (row 1 without a person)
+    writer.add(result(3, found=False), frame_index=3)
+    writer.flush()  # chunk 2: no person at all
+    writer.add(result(4, found=True), frame_index=4)
+    writer.close()
+    res = load_results(tmp_path, "live")
+    np.testing.assert_array_equal(res.arrays["kept_tokens_0"][:, 0, 0], [0, -1, 2, -1, 4])
+    for row, found in enumerate([True, False, True, False, True]):
+        p2 = res.poses_2d(row, cams)
+        assert bool(p2.kept_tokens) == found and np.isfinite(p2.boxes).all() == found
+        if found:
+            np.testing.assert_array_equal(p2.kept_tokens[1][0], np.arange(2) + row)
+            assert p2.token_grid == (8, 6) and p2.box_source == ("tracked", "tracked")

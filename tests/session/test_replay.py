@@ -120,8 +120,8 @@ def test_replayed_results_carry_the_kept_tokens_and_draw_like_live(recorded, mon
     assert p2 is not None and len(p2.kept_tokens) == 3 and p2.token_to_image.shape == (4, 2, 3)
     assert p2.boxes is not None and p2.box_source is not None and len(p2.box_source) == 4  # crops are recorded
     live = est.estimate(item.frame_set, vrig.studio.rig, boxes=p2.boxes)
-    for s, kept in enumerate(live.kept_tokens):
-        np.testing.assert_array_equal(p2.kept_tokens[s], kept)
+    for s, kept in enumerate(live.kept_tokens):  # the same tokens (their order follows scores that can tie)
+        np.testing.assert_array_equal(np.sort(p2.kept_tokens[s], axis=-1), np.sort(kept, axis=-1))
     np.testing.assert_allclose(p2.token_to_image, live.token_to_image, atol=1e-3)
     h, w = item.frame_set.frames[p2.cameras[0]].image.shape[:2]
     mask = token_mask_image([k[0] for k in p2.kept_tokens], p2.token_grid, p2.token_stride, p2.token_to_image[0],
