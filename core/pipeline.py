@@ -1,13 +1,14 @@
-"""The live engine: sources -> sync -> 2D estimator -> robust triangulation -> filter -> sinks.
+"""The live engine: sources -> sync -> one frame set at a time through the processor -> sinks.
 
-Threads only move data; the logic is in pure functions (:class:`~core.capture.sync.FrameSynchronizer`,
-:func:`triangulate_poses`, the One-Euro filter) tested without threads.
+Threads only move data; the logic is in pure or single-threaded parts tested without threads
+(:class:`~core.capture.sync.FrameSynchronizer`, :class:`~core.processing.FrameSetProcessor`).
 
 * one :class:`~core.capture.sources.CaptureThread` per camera writes a one-slot latest-frame buffer (and the
   recorder's bounded queue while recording);
 * a sync thread drains the slots into the synchroniser and writes the newest frame set into a one-slot buffer;
-* a 2D thread runs the estimator on the newest frame set; a 3D thread triangulates, filters, publishes the result
-  (:meth:`Pipeline.latest`) and calls the result sinks (recorder, streamer), overlapping the next forward pass.
+* a processing thread runs the newest frame set through the :class:`~core.processing.FrameSetProcessor`
+  (locate, 2D, triangulate, filter: the person track sees each set's 3D before the next set is located),
+  publishes the result (:meth:`Pipeline.latest`) and calls the result sinks (recorder, streamers).
 
 Latest-wins everywhere in live mode: a slow stage skips frames (counted) and no queue grows. With
 ``PipelineSettings(mode="offline")`` (files read as fast as possible) every slot blocks instead, so every frame
@@ -25,186 +26,22 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
-from core.capture.events import EventBus
-from core.capture.frame import FrameSet
 from core.capture.sources import CaptureThread, LatestSlot, Source
 from core.capture.sync import FrameSynchronizer
-from core.estimators.base import Estimator, Poses2D
-from core.geometry import CameraRig, triangulate
-from core.geometry.filters import (BUTTERWORTH_CUTOFF_HZ, BUTTERWORTH_ORDER, ONE_EURO_BETA_S_PER_M,
-                                   ONE_EURO_D_CUTOFF_HZ, ONE_EURO_MIN_CUTOFF_HZ, OneEuroFilter, butterworth_filter)
+from core.estimators.base import Estimator
+from core.events import EventBus
+from core.geometry import CameraRig
 from core.geometry.image_size import reconcile_rig, reconcile_size
-from core.geometry.skeletons import Skeleton
-from core.locate import PersonBoxes, estimate_2d, make_locator
+from core.processing import FrameSetProcessor, PipelineSettings, StageError
+from core.records import PipelineResult
+from core.session.recorder import Recorder, smooth_result_set
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, eq=False)
-class Pose3D:
-    """Triangulated (and filtered) joints of one frame set.
-
-    Attributes:
-        points: filtered world points (J, 3) in the rig's units; NaN where not reconstructed.
-        raw_points: unfiltered triangulation (J, 3).
-        reprojection_error: mean pixel error over the views used (J,).
-        views_used: (C, J) bool, rig camera order.
-        skeleton: the joint set.
-        units: ``"m"`` or ``"mm"``; up: the world's up axis.
-    """
-
-    points: np.ndarray
-    raw_points: np.ndarray
-    reprojection_error: np.ndarray
-    views_used: np.ndarray
-    skeleton: Skeleton
-    units: str = "m"
-    up: str = "z"
-
-
-@dataclass(frozen=True)
-class StageTimings:
-    """Host-clock stamps (``perf_counter_ns``) of one result along the pipeline, and durations derived from them."""
-
-    t_capture_ns: int
-    t_synced_ns: int
-    t_2d_start_ns: int
-    t_2d_end_ns: int
-    t_3d_end_ns: int
-    t_done_ns: int
-
-    def durations_ms(self) -> dict[str, float]:
-        """``sync`` (waiting for the other cameras), ``queue`` (waiting for the processor), ``estimate_2d``,
-        ``triangulate_3d``, ``filter``, and ``glass_to_skeleton`` (capture to filtered 3D), milliseconds."""
-        ms = 1e-6
-        return {
-            "sync": (self.t_synced_ns - self.t_capture_ns) * ms,
-            "queue": (self.t_2d_start_ns - self.t_synced_ns) * ms,
-            "estimate_2d": (self.t_2d_end_ns - self.t_2d_start_ns) * ms,
-            "triangulate_3d": (self.t_3d_end_ns - self.t_2d_end_ns) * ms,
-            "filter": (self.t_done_ns - self.t_3d_end_ns) * ms,
-            "glass_to_skeleton": (self.t_done_ns - self.t_capture_ns) * ms,
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class PipelineResult:
-    """Everything about one processed frame set (what :meth:`Pipeline.latest` returns); ``person`` is the
-    localisation stage's answer (boxes and their sources) for top-down backends, else ``None``."""
-
-    index: int
-    frame_set: FrameSet
-    poses_2d: Poses2D
-    pose_3d: Pose3D
-    timings: StageTimings
-    person: "PersonBoxes | None" = None
-
-
-@dataclass
-class PipelineSettings:
-    """How the pipeline runs.
-
-    Attributes:
-        mode: ``"live"`` (latest-wins, real time) or ``"offline"`` (every frame, in order; for files).
-        fps: nominal frame rate (Hz) for sync tolerance (default: the sources' own rate, else 30).
-        sync_tolerance_ms: frame-matching tolerance (default half a frame period).
-        max_wait_ms: wait for a silent camera before emitting a set without it (default 3 frame periods).
-        min_cameras: sets with fewer cameras are skipped.
-        min_confidence, outliers, threshold_px, min_views, refine: passed to :func:`core.geometry.triangulate`.
-        filter: ``"auto"`` (default: ``"one-euro"`` live, ``"butterworth"`` offline), ``"one-euro"`` (causal, per
-            result), ``"butterworth"`` (zero-phase over the whole take: offline only; each result carries the raw
-            3D and the take is filtered at the end: :func:`smooth_take`, the recording's result set, ``run --export``)
-            or ``None``. The parameters are unit-aware (stated per metre and per second, converted from the rig's
-            units): one_euro_min_cutoff (Hz), one_euro_beta (Hz per m/s), one_euro_d_cutoff (Hz);
-            butterworth_cutoff (Hz) and butterworth_order (of the zero-phase filter, as Pose2Sim). Defaults and how
-            they were chosen: :mod:`core.geometry.filters`, ``ppt-mocap bench filters``.
-        torch_threads: ``torch.set_num_threads`` for inference (``None`` leaves it).
-        detectors: person detectors of the localisation stage for top-down backends (PPT): ``"auto"``, or
-            names among ``mog2``, ``knn``, ``mediapipe`` (:func:`core.locate.create_detectors`).
-    """
-
-    mode: str = "live"
-    fps: float | None = None
-    sync_tolerance_ms: float | None = None
-    max_wait_ms: float | None = None
-    min_cameras: int = 1
-    min_confidence: float = 0.3
-    outliers: str | None = "worst-view"
-    threshold_px: float = 20.0
-    min_views: int = 2
-    refine: bool = False
-    filter: str | None = "auto"
-    one_euro_min_cutoff: float = ONE_EURO_MIN_CUTOFF_HZ
-    one_euro_beta: float = ONE_EURO_BETA_S_PER_M
-    one_euro_d_cutoff: float = ONE_EURO_D_CUTOFF_HZ
-    butterworth_cutoff: float = BUTTERWORTH_CUTOFF_HZ
-    butterworth_order: int = BUTTERWORTH_ORDER
-    torch_threads: int | None = None
-    detectors: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("live", "offline"):
-            raise ValueError(f"pipeline mode must be 'live' or 'offline', got {self.mode!r}")
-        if self.filter == "none":
-            self.filter = None
-        if self.filter == "auto":
-            self.filter = "one-euro" if self.mode == "live" else "butterworth"
-        if self.filter not in (None, "one-euro", "butterworth"):
-            raise ValueError(f"filter must be 'auto', 'one-euro', 'butterworth' or None, got {self.filter!r}")
-        if self.filter == "butterworth" and self.mode != "offline":
-            raise ValueError("the Butterworth filter is zero-phase and needs the whole take: use it offline (run "
-                             "--offline, replay, export); live processing uses 'one-euro' (causal)")
-        if self.outliers == "none":
-            self.outliers = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def triangulate_poses(rig: CameraRig, poses: Poses2D, settings: PipelineSettings) -> Pose3D:
-    """Robust triangulation of one frame set's 2D keypoints (pure): ``poses.keypoints (C, J, 2)`` -> (J, 3)."""
-    if poses.cameras != rig.names:
-        raise ValueError(f"2D poses are for cameras {poses.cameras}, the rig has {rig.names}")
-    J = poses.skeleton.num_joints
-    if len(rig) < 2:
-        nan = np.full((J, 3), np.nan)
-        return Pose3D(nan, nan.copy(), np.full(J, np.nan), np.zeros((len(rig), J), bool), poses.skeleton,
-                      rig.units, rig.up)
-    res = triangulate(rig, poses.keypoints, poses.confidence, min_confidence=settings.min_confidence,
-                      outliers=settings.outliers, threshold_px=settings.threshold_px,
-                      min_views=settings.min_views, refine=settings.refine)
-    return Pose3D(res.points_3d, res.points_3d, res.reprojection_error, res.views_used, poses.skeleton,
-                  rig.units, rig.up)
-
-
-def make_live_filter(settings: PipelineSettings, units: str) -> OneEuroFilter | None:
-    """The per-result (causal) filter of ``settings`` for data in ``units``; None unless it is One-Euro."""
-    if settings.filter != "one-euro":
-        return None
-    return OneEuroFilter(settings.one_euro_min_cutoff, settings.one_euro_beta, settings.one_euro_d_cutoff,
-                         units=units)
-
-
-def smooth_take(points: np.ndarray, fps: float, settings: PipelineSettings) -> np.ndarray:
-    """The whole take's 3D (T, J, 3) after the offline filter of ``settings`` (zero-phase Butterworth); other
-    filters were applied per result, so ``points`` is returned unchanged for them. Frames are consecutive (NaN
-    rows where a frame set is missing)."""
-    if settings.filter != "butterworth":
-        return points
-    return butterworth_filter(points, fps, cutoff=settings.butterworth_cutoff, order=settings.butterworth_order)
-
-
-def apply_filter(pose: Pose3D, flt: OneEuroFilter | None, t_s: float) -> Pose3D:
-    """Filtered copy of ``pose`` at time ``t_s`` (seconds); unchanged when ``flt`` is None."""
-    if flt is None:
-        return pose
-    return Pose3D(flt(pose.raw_points, t_s), pose.raw_points, pose.reprojection_error, pose.views_used,
-                  pose.skeleton, pose.units, pose.up)
 
 
 def match_sources_to_rig(names: list[str], rig: CameraRig) -> CameraRig:
@@ -277,7 +114,7 @@ class Pipeline:
         self.sources = sorted(sources, key=lambda s: self.rig.names.index(s.name))
         self.estimator = estimator
         self.events = events or EventBus()
-        self.locator = make_locator(estimator, self.rig, self.settings.detectors)
+        self.processor = FrameSetProcessor(estimator, self.rig, self.settings)
         if self.settings.mode == "offline" and any(s.live for s in self.sources):
             raise ValueError("offline mode needs file or folder sources (live cameras cannot wait)")
         fps = self.settings.fps or next((s.fps for s in self.sources if s.fps), None) or 30.0
@@ -293,7 +130,6 @@ class Pipeline:
             max_wait_ms=self.settings.max_wait_ms, policy="all" if blocking else "latest",
             min_cameras=self.settings.min_cameras, max_buffer=8)
         self._set_slot = LatestSlot(blocking=blocking)
-        self._pose_slot = LatestSlot(blocking=blocking)
         self._stop = threading.Event()
         self.finished = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -304,10 +140,8 @@ class Pipeline:
         self._results = 0
         self._errors = 0
         self._sinks: list[Callable[[PipelineResult], None]] = []
-        self._filter = make_live_filter(self.settings, self.rig.units)
         self._recorder = None
         self._started = False
-        self._result_cond = threading.Condition()
 
     # -- control --------------------------------------------------------------------------------------
     def start(self) -> "Pipeline":
@@ -330,8 +164,7 @@ class Pipeline:
                 s.start_ns = start_ns
         for cap in self._captures.values():
             cap.start()
-        for target, name in ((self._sync_loop, "pipeline-sync"), (self._estimate_loop, "pipeline-2d"),
-                             (self._lift_loop, "pipeline-3d")):
+        for target, name in ((self._sync_loop, "pipeline-sync"), (self._process_loop, "pipeline-process")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -353,8 +186,7 @@ class Pipeline:
             if t.is_alive():
                 log.warning("pipeline thread %s did not end within %.1f s", t.name, timeout)
         self.stop_recording()
-        if self.locator is not None:
-            self.locator.close()
+        self.processor.close()
         self.events.publish("pipeline_stopped", f"stopped after {self._results} results")
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -373,27 +205,10 @@ class Pipeline:
         with self._lock:
             return self._latest
 
-    def wait_result(self, after_index: int = -1, timeout: float = 1.0) -> PipelineResult | None:
-        """Wait for a result newer than ``after_index`` (up to ``timeout`` s)."""
-        deadline = time.monotonic() + timeout
-        with self._result_cond:
-            while True:
-                r = self._latest
-                if r is not None and r.index > after_index:
-                    return r
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._result_cond.wait(left)
-
     def add_sink(self, sink: Callable[[PipelineResult], None]) -> None:
         """Call ``sink(result)`` on the processing thread for every result (keep it quick)."""
         with self._lock:
             self._sinks = self._sinks + [sink]
-
-    def remove_sink(self, sink: Callable[[PipelineResult], None]) -> None:
-        with self._lock:
-            self._sinks = [s for s in self._sinks if s is not sink]
 
     def capture_stats(self) -> dict:
         return {name: vars(cap.stats()) for name, cap in self._captures.items()}
@@ -428,14 +243,12 @@ class Pipeline:
                 latency[k] = {"mean": float(v.mean()), "p50": float(np.median(v)),
                               "p95": float(np.percentile(v, 95)), "last": float(v[-1])}
         return MetricsSnapshot(fps=fps, results=results, cameras=self.capture_stats(), sync=sync,
-                               skipped_sets=self._set_slot.dropped + self._pose_slot.dropped, latency_ms=latency, errors=errors,
+                               skipped_sets=self._set_slot.dropped, latency_ms=latency, errors=errors,
                                recording=recorder.stats() if recorder is not None else None)
 
     # -- recording ------------------------------------------------------------------------------------
     def start_recording(self, folder, name: str = "live", overwrite: bool = False, **options):
         """Record every captured frame, the timestamps and this pipeline's results into a session folder."""
-        from core.session.recorder import Recorder
-
         with self._lock:
             if self._recorder is not None:
                 raise RuntimeError(f"already recording into {self._recorder.folder}")
@@ -463,8 +276,6 @@ class Pipeline:
             cap.sinks = [s for s in cap.sinks if s != recorder.on_frame]
         recorder.close(sync_stats=self._sync.stats.as_dict(), capture_stats=self.capture_stats())
         if self.settings.filter == "butterworth" and recorder.results is not None:  # offline: the whole take
-            from core.session.recorder import smooth_result_set
-
             smooth_result_set(recorder.results.folder, self.fps, self.settings.butterworth_cutoff,
                               self.settings.butterworth_order)
         self.events.publish("recording_stopped", f"recorded {recorder.stats()['frames_written']} frames into "
@@ -545,61 +356,35 @@ class Pipeline:
             self.events.publish("error", f"{what} failed: {exc}")
             last[0] = now
 
-    def _estimate_loop(self) -> None:
-        """2D thread: frame sets -> Poses2D, handed to the 3D thread (so triangulation overlaps the next forward)."""
+    def _process_loop(self) -> None:
+        """Processing thread: each frame set through the :class:`FrameSetProcessor` (locate, 2D, 3D, filter),
+        then published and handed to the sinks (recorder, streamers)."""
         last = [0.0]
         while not self._stop.is_set():
             item = self._set_slot.get(timeout=0.05)
             if item is None:
                 continue
             if item is _END:
-                self._pose_slot.put(_END, self._stop)
-                return
-            fs, t_synced = item
-            try:
-                t0 = time.perf_counter_ns()
-                poses, person = estimate_2d(self.estimator, self.locator, fs, self.rig)
-                t1 = time.perf_counter_ns()
-            except Exception as exc:  # report and keep going with the next set
-                self._report(f"2D estimation of frame set {fs.index}", exc, last)
-                continue
-            if person is not None and person.event:
-                self._person_event(person)
-            self._pose_slot.put((fs, t_synced, t0, t1, poses, person), self._stop)
-
-    def _person_event(self, person) -> None:
-        if person.event == "person_found":
-            views = [c for c, s in zip(person.cameras, person.source) if s != "none"]
-            how = f" by {'/'.join(person.detectors)}" if person.detectors else ""
-            self.events.publish("person_found", f"person found{how}; boxes in {', '.join(views)}")
-        else:
-            self.events.publish("person_lost", "person lost in every view: searching "
-                                f"({', '.join(self.locator.detector_names)})")
-
-    def select_subject(self, camera: str, xy) -> None:
-        """Follow the person at image point ``xy`` (px) of ``camera`` (top-down backends; e.g. a GUI click)."""
-        if self.locator is None:
-            raise ValueError(f"the {self.estimator.name} backend does not track a person (not top-down)")
-        self.locator.select(camera, xy)
-
-    def _lift_loop(self) -> None:
-        """3D thread: triangulate, filter, publish, call the sinks."""
-        last = [0.0]
-        while not self._stop.is_set():
-            item = self._pose_slot.get(timeout=0.05)
-            if item is None:
-                continue
-            if item is _END:
                 self.finished.set()
                 self.events.publish("pipeline_finished", f"all sources ended; {self._results} results")
                 return
-            fs, t_synced, t0, t1, poses, person = item
+            fs, t_synced = item
+            self.processor.rig = self.rig  # a live camera's size may have been adapted since the last set
             try:
-                result = self._lift(fs, t_synced, t0, t1, poses, person)
-            except Exception as exc:
-                self._report(f"triangulating frame set {fs.index}", exc, last)
+                result = self.processor.process(fs, t_capture_ns=fs.t_ns, t_synced_ns=t_synced)
+            except StageError as exc:  # report and keep going with the next set
+                self._report(exc.what, exc.cause, last)
                 continue
+            except Exception as exc:
+                self._report(f"processing frame set {fs.index}", exc, last)
+                continue
+            if result.person is not None and result.person.event:
+                self._person_event(result.person)
             with self._lock:
+                self._results += 1
+                self._latest = result
+                self._history.append(result.timings)
+                self._done_times.append(result.timings.t_done_ns)
                 sinks = list(self._sinks)
                 recorder = self._recorder
             if recorder is not None:
@@ -611,23 +396,18 @@ class Pipeline:
                     log.exception("result sink %r failed", sink)
                     self.events.publish("error", f"result sink failed: {exc}")
 
-    def _lift(self, fs: FrameSet, t_synced: int, t0: int, t1: int, poses: Poses2D, person=None) -> PipelineResult:
-        pose = triangulate_poses(self.rig, poses, self.settings)
-        if self.locator is not None:
-            self.locator.observe(poses, pose.raw_points, fs.t_ns)
-        t2 = time.perf_counter_ns()
-        pose = apply_filter(pose, self._filter, fs.t_ns / 1e9)
-        t3 = time.perf_counter_ns()
-        timings = StageTimings(fs.t_ns, t_synced, t0, t1, t2, t3)
-        with self._lock:
-            result = PipelineResult(self._results, fs, poses, pose, timings, person)
-            self._results += 1
-            self._latest = result
-            self._history.append(timings)
-            self._done_times.append(t3)
-        with self._result_cond:
-            self._result_cond.notify_all()
-        return result
+    def _person_event(self, person) -> None:
+        if person.event == "person_found":
+            views = [c for c, s in zip(person.cameras, person.source) if s != "none"]
+            how = f" by {'/'.join(person.detectors)}" if person.detectors else ""
+            self.events.publish("person_found", f"person found{how}; boxes in {', '.join(views)}")
+        else:
+            self.events.publish("person_lost", "person lost in every view: searching "
+                                f"({', '.join(self.processor.locator.detector_names)})")
+
+    def select_subject(self, camera: str, xy) -> None:
+        """Follow the person at image point ``xy`` (px) of ``camera`` (top-down backends; e.g. a GUI click)."""
+        self.processor.select_subject(camera, xy)
 
 
 class _EndMarker:

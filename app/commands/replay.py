@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.estimators import create_estimator
     from core.estimators.files import RecordedEstimator
-    from core.pipeline import PipelineSettings
+    from core.processing import PipelineSettings, reprocess_session
     from core.session.replay import Session
 
     session = Session(args.session, offsets_ms=_offsets(args.offset) or None)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     settings = PipelineSettings(mode="offline", min_confidence=args.min_confidence,
                                 outliers=None if args.outliers == "none" else args.outliers,
                                 filter=None if args.filter == "none" else args.filter, detectors=args.detectors)
-    res = session.reprocess(estimator, settings, name=args.name, overwrite=args.overwrite, start=args.start,
+    res = reprocess_session(session, estimator, settings, name=args.name, overwrite=args.overwrite, start=args.start,
                             stop=args.stop, smoothing_hz=args.butterworth)
     pts = res.arrays.get("points_3d")
     valid = np.isfinite(pts).all(axis=-1).mean() if pts is not None and pts.size else 0.0

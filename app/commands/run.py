@@ -80,7 +80,7 @@ def build(args: argparse.Namespace):
     """(sources, rig, estimator, settings) from the command line (the builders the app uses as well)."""
     from core.capture.setup import open_sources
     from core.estimators import build_backend
-    from core.pipeline import PipelineSettings
+    from core.processing import PipelineSettings
 
     setup = open_sources(studio=args.studio, studio_motion=args.studio_motion, sources=args.source,
                          calibration=args.calibration, fps=args.fps, offline=args.offline)
@@ -96,7 +96,8 @@ def build(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.pipeline import Pipeline, smooth_take
+    from core.pipeline import Pipeline
+    from core.processing import smooth_take
     from core.session.export import SESSION_EXPORT_FORMATS, export_points
 
     if args.export is not None and args.export.suffix.lower().lstrip(".") not in SESSION_EXPORT_FORMATS:

@@ -60,7 +60,8 @@ def build_pipeline(config: RunConfig, events=None):
     """A ready (not started) :class:`core.pipeline.Pipeline` from the same builders as ``ppt-mocap run``; errors
     name what is wrong (``ValueError``, ``FileNotFoundError``)."""
     from core.capture.setup import open_sources
-    from core.pipeline import Pipeline, PipelineSettings
+    from core.pipeline import Pipeline
+    from core.processing import PipelineSettings
 
     setup = open_sources(studio=config.studio, studio_motion=config.studio_motion, sources=list(config.sources),
                          calibration=config.calibration, fps=config.fps)

@@ -299,7 +299,7 @@ class ReplayPanel(QtWidgets.QWidget):
         if self.session is None:
             return None
         from app.gui.config import build_estimator
-        from core.pipeline import PipelineSettings
+        from core.processing import PipelineSettings, reprocess_session
 
         config = self.window.config
         session = self.session
@@ -311,7 +311,7 @@ class ReplayPanel(QtWidgets.QWidget):
                                         outliers=config.outliers,
                                         filter=None if config.filter == "none" else config.filter)
             try:
-                session.reprocess(estimator, settings, name=name, overwrite=True, progress=False,
+                reprocess_session(session, estimator, settings, name=name, overwrite=True, progress=False,
                                   on_progress=lambda done, total: progress(f"re-processing {done}/{total}",
                                                                            done / max(1, total)))
             finally:

@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _triangulate(rig, keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """(T, C, J, 2) px, (T, C, J) -> (T, J, 3) with the pipeline's default triangulation, unfiltered."""
     from core.geometry import triangulate
-    from core.pipeline import PipelineSettings
+    from core.processing import PipelineSettings
 
     s = PipelineSettings(mode="offline", filter=None)
     return np.stack([triangulate(rig, keypoints[t], confidence[t], min_confidence=s.min_confidence,
@@ -66,8 +66,8 @@ def _triangulate(rig, keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarr
 
 def openpose_motion(data: Path, rig) -> tuple[np.ndarray, list[str]]:
     """Unfiltered 3D (T, 25, 3) of the session's OpenPose 2D, and its joint names."""
-    from core.geometry import get_skeleton
     from core.estimators.files import match_camera_folders
+    from core.geometry import get_skeleton
     from core.session.openpose_json import read_openpose_folder
 
     folders = match_camera_folders(rig.names, data / "openpose_2d")
@@ -81,8 +81,8 @@ def mediapipe_2d(data: Path, rig, running_mode: str) -> tuple[np.ndarray, np.nda
     """MediaPipe BlazePose on the session's videos: keypoints (T, C, 17, 2) px, confidence (T, C, 17), joints."""
     import cv2
 
-    from core.capture.frame import Frame, FrameSet
     from core.estimators.mediapipe_pose import MediaPipeEstimator
+    from core.records import Frame, FrameSet
 
     est = MediaPipeEstimator(running_mode=running_mode)
     caps = {n: cv2.VideoCapture(str(data / "videos" / f"{n.replace('_', '')}.mp4")) for n in rig.names}
@@ -164,8 +164,7 @@ def evaluate(raw: np.ndarray, filtered: np.ndarray, fps: float) -> dict:
 def run(args: argparse.Namespace) -> dict:
     from core.geometry import CameraRig
     from core.geometry.filters import (BUTTERWORTH_CUTOFF_HZ, BUTTERWORTH_ORDER, ONE_EURO_BETA_S_PER_M,
-                                       ONE_EURO_D_CUTOFF_HZ, ONE_EURO_MIN_CUTOFF_HZ, OneEuroFilter,
-                                       butterworth_filter)
+                                       ONE_EURO_D_CUTOFF_HZ, ONE_EURO_MIN_CUTOFF_HZ, OneEuroFilter, butterworth_filter)
     from core.session.trc import read_trc
 
     data = Path(args.data)

@@ -91,7 +91,8 @@ def model_only(estimator, frame_set, rig, seconds: float, boxes=None) -> dict:
 
 def pipeline_run(sources, rig, estimator, seconds: float, warmup: float = 3.0) -> dict:
     """Run the live pipeline; sets/s over the timed window after ``warmup`` and latency statistics."""
-    from core.pipeline import Pipeline, PipelineSettings
+    from core.pipeline import Pipeline
+    from core.processing import PipelineSettings
 
     pipeline = Pipeline(sources, rig, estimator, PipelineSettings(filter="one-euro"))
     done: list[int] = []

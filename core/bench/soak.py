@@ -69,9 +69,11 @@ def recording_run(seconds: float, fps: float, folder: Path | None = None, camera
     import tempfile
 
     from core.bench.pipeline import prerendered_sources
-    from core.estimators.base import Estimator, Poses2D
+    from core.estimators.base import Estimator
     from core.geometry import get_skeleton
-    from core.pipeline import Pipeline, PipelineSettings
+    from core.pipeline import Pipeline
+    from core.processing import PipelineSettings
+    from core.records import Poses2D
 
     class NullEstimator(Estimator):
         name = "none"
@@ -113,7 +115,8 @@ def run(args: argparse.Namespace) -> dict:
         duration = args.seconds if args.seconds is not None else args.minutes * 60.0
         return recording_run(duration, args.fps, args.record)
     from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
-    from core.pipeline import Pipeline, PipelineSettings
+    from core.pipeline import Pipeline
+    from core.processing import PipelineSettings
     from core.streaming.osc import OSCStreamer
 
     duration = args.seconds if args.seconds is not None else args.minutes * 60.0

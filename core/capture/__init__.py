@@ -1,5 +1,4 @@
-"""Capture sources (cameras, files, the virtual studio) and the frame records they all produce."""
+"""Capture sources (cameras, URLs, files, folders), their threads, and frame-set synchronisation.
 
-from core.capture.frame import Frame, FrameSet
-
-__all__ = ["Frame", "FrameSet"]
+The frames they produce are :class:`core.records.Frame` and :class:`core.records.FrameSet`.
+"""

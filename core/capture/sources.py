@@ -4,7 +4,7 @@ A :class:`Source` opens, reads and closes one camera-like input: a USB webcam (:
 or phone stream (:class:`URLSource`, RTSP or HTTP MJPEG), a video file (:class:`VideoFileSource`), an image folder
 (:class:`ImageFolderSource`), or generated frames (:class:`SyntheticSource`; the virtual studio wraps in
 :mod:`core.capture.studio`). A :class:`CaptureThread` runs one source: it stamps every image with the host's
-monotonic clock (``time.perf_counter_ns()``) and wall time, hands the :class:`~core.capture.frame.Frame` to its
+monotonic clock (``time.perf_counter_ns()``) and wall time, hands the :class:`~core.records.Frame` to its
 sinks (a :class:`LatestSlot`, the recorder), counts drops, and reconnects with exponential backoff when a live
 camera fails, publishing ``camera_lost`` / ``camera_back`` events. A failed camera never stops the others.
 
@@ -14,13 +14,13 @@ they are paced in real time or read as fast as possible.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import glob
 import logging
 import os
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,8 +28,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from core.capture.events import EventBus
-from core.capture.frame import Frame
+from core.events import EventBus
+from core.records import Frame
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import threading
 
 import numpy as np
 
-from core.capture.frame import FrameSet
 from core.capture.sources import LatestSlot, Source, SourceError
-from core.estimators.base import Estimator, Poses2D, check_frame_set
+from core.estimators.base import Estimator, check_frame_set
 from core.geometry import CameraRig, get_skeleton
+from core.records import FrameSet, Poses2D
 
 log = logging.getLogger(__name__)
 

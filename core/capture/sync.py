@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.capture.frame import Frame, FrameSet
+from core.records import Frame, FrameSet
 
 
 def tolerance_from_fps(fps: float) -> float:

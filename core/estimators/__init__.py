@@ -5,7 +5,7 @@
 * ``openpose-json``: precomputed OpenPose JSON files, frame index -> keypoints (:mod:`core.estimators.files`).
 """
 
-from core.estimators.base import Estimator, Poses2D
+from core.estimators.base import Estimator
 
 BACKENDS = ("ppt", "mediapipe", "openpose-json")
 
@@ -85,4 +85,4 @@ def build_backend(backend: str, rig=None, *, virtual_rig=None, preset: str = "mu
     raise ValueError(f"unknown 2D backend {backend!r}; expected one of {RUN_BACKENDS}")
 
 
-__all__ = ["BACKENDS", "RUN_BACKENDS", "Estimator", "Poses2D", "build_backend", "create_estimator"]
+__all__ = ["BACKENDS", "RUN_BACKENDS", "Estimator", "build_backend", "create_estimator"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.capture.frame import FrameSet
-from core.estimators.base import Estimator, Poses2D, Stopwatch, check_frame_set
+from core.estimators.base import Estimator, Stopwatch, check_frame_set
 from core.geometry import CameraRig, get_skeleton
+from core.records import FrameSet, Poses2D
 from core.session.openpose_json import read_openpose_folder
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.capture.frame import FrameSet
-from core.estimators.base import Estimator, Poses2D, Stopwatch, check_frame_set
+from core.estimators.base import Estimator, Stopwatch, check_frame_set
 from core.geometry import CameraRig, get_skeleton
+from core.records import FrameSet, Poses2D
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ def _metadata_writer():
                 sys.modules.setdefault(parent, types.ModuleType(parent))
             sys.modules[name] = stub
             sys.modules["mediapipe.tasks.cc.metadata.python"]._pywrap_metadata_version = stub
-    from mediapipe.tasks.python.metadata.metadata_writers import (metadata_writer, model_asset_bundle_utils,
-                                                                  writer_utils)
+    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, model_asset_bundle_utils, writer_utils
 
     return metadata_writer, model_asset_bundle_utils, writer_utils
 

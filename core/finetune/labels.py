@@ -44,7 +44,7 @@ import numpy as np
 
 from core.geometry.camera import CameraRig
 from core.geometry.occlusion import body_occlusion
-from core.geometry.skeletons import H36M17, Skeleton, convert_joints, get_skeleton, teacher_to_h36m
+from core.geometry.skeletons import H36M17, Skeleton, convert_joints, teacher_to_h36m
 from core.geometry.triangulation import triangulate
 from core.inference.preprocess import apply_affine, warp_crop
 from core.studio.body import STUDIO_JOINTS
@@ -370,7 +370,7 @@ def run_teacher(session, teacher: str, result: str | None = None, overwrite: boo
         if load_results(session.path, result).complete:
             log.info("reusing the teacher's 2D in results/%s (pass overwrite to run it again)", result)
             return result
-    from core.pipeline import PipelineSettings
+    from core.processing import PipelineSettings, reprocess_session
 
     own = estimator is None
     if own:
@@ -379,7 +379,7 @@ def run_teacher(session, teacher: str, result: str | None = None, overwrite: boo
         estimator = MediaPipeEstimator()
     total = len(session)
     try:
-        session.reprocess(estimator, PipelineSettings(mode="offline", filter=None), name=result, overwrite=True,
+        reprocess_session(session, estimator, PipelineSettings(mode="offline", filter=None), name=result, overwrite=True,
                           progress=False, on_progress=(lambda done, n: on_progress(
                               f"teacher 2D {done}/{n}", 0.7 * done / max(1, n))) if on_progress else None)
     finally:

@@ -19,25 +19,15 @@ from torch import nn
 from core.inference.decode import decode_heatmaps
 from core.inference.device import autocast_for, select_device, set_threads, synchronize
 from core.inference.optimize import compile_model, optimize_for_inference
-from core.inference.preprocess import (
-    Pipeline,
-    apply_affine,
-    box_to_center_scale,
-    crop_affine,
-    full_frame_box,
-    get_pipeline,
-    invert_affine,
-    normalize_crops,
-    token_rays,
-    warp_crop,
-)
+from core.inference.preprocess import (Pipeline, apply_affine, box_to_center_scale, crop_affine, full_frame_box,
+                                       get_pipeline, invert_affine, normalize_crops, token_rays, warp_crop)
 from core.model.models import MultiViewPoseModel, PoseModel
 
 
 @dataclass
 class PoseEstimate:
     """2D result of :meth:`PoseEstimator2D.estimate` for V views (the pipeline wraps it into
-    ``core.estimators.Poses2D`` with camera names and skeleton).
+    ``core.records.Poses2D`` with camera names and skeleton).
 
     ``keypoints (V, J, 2)`` px and ``confidence (V, J)`` (heatmap maxima) per original image;
     ``kept_tokens[s] (V, K_s)`` / ``token_scores[s] (V, K_s)`` per pruning stage (``stage_layers[s]`` is the encoder

@@ -8,13 +8,12 @@
 * :mod:`core.locate.association`: detections made consistent across views with the calibration.
 * :mod:`core.locate.boxes`: box arithmetic (IoU, crops, points inside).
 
-:func:`estimate_2d` is the one way every runner (pipeline, replay, evaluation, benchmarks) calls a 2D backend:
-top-down backends (``estimator.top_down``) get the locator's boxes, the others the frame set alone.
+:func:`make_locator` gives top-down backends (``estimator.top_down``) a locator; :mod:`core.processing` runs it
+before the 2D backend and shows it each frame set's 3D.
 """
 
 from __future__ import annotations
 
-import dataclasses
 
 from core.locate.detectors import DETECTORS, MEDIAPIPE_INSTALL, Detection, PersonDetector, create_detectors
 from core.locate.locator import BOX_SOURCES, PersonBoxes, PersonLocator
@@ -27,17 +26,5 @@ def make_locator(estimator, rig, detectors="auto") -> PersonLocator | None:
     return PersonLocator(rig, detectors)
 
 
-def estimate_2d(estimator, locator: PersonLocator | None, frame_set, rig):
-    """(Poses2D, PersonBoxes or None) of one frame set: the locator's boxes feed a top-down estimator, and the
-    2D result carries them (``boxes``, ``box_source``) with the stage's time in ``timings["locate"]``."""
-    if locator is None:
-        return estimator.estimate(frame_set, rig), None
-    person = locator.locate(frame_set)
-    poses = estimator.estimate(frame_set, rig, boxes=person.boxes)
-    timings = {**poses.timings, **person.timings}
-    poses = dataclasses.replace(poses, boxes=person.boxes, box_source=person.source, timings=timings)
-    return poses, person
-
-
 __all__ = ["BOX_SOURCES", "DETECTORS", "MEDIAPIPE_INSTALL", "Detection", "PersonBoxes", "PersonDetector",
-           "PersonLocator", "create_detectors", "estimate_2d", "make_locator"]
+           "PersonLocator", "create_detectors", "make_locator"]

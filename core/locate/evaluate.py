@@ -25,11 +25,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from core.capture.frame import FrameSet
 from core.geometry import CameraRig
 from core.geometry.skeletons import H36M17
 from core.locate.boxes import box_of_points, crop_region, iou, points_inside
 from core.locate.locator import PersonBoxes, PersonLocator
+from core.records import FrameSet
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ def run_located(locator: PersonLocator, rig: CameraRig, frame_sets: Iterable[Fra
     """Run the stage and a 2D predictor over frame sets in order, as the live pipeline does (locate, 2D on the
     boxes, triangulate, feed back). Yields ``(frame_set, PersonBoxes, keypoints (C, J, 2), confidence (C, J))``.
     ``on_start(first frame set)`` runs before the first one is located (e.g. to select the subject)."""
-    from core.estimators.base import Poses2D
-    from core.pipeline import PipelineSettings, triangulate_poses
+    from core.processing import PipelineSettings, triangulate_poses
+    from core.records import Poses2D
 
     settings = PipelineSettings(mode="offline")
     first = True
@@ -234,8 +234,8 @@ def locate_pose2sim(root, *, estimator=None, detectors="auto", min_confidence: f
     fresh search on every frame set (``detection``)."""
     import cv2
 
-    from core.capture.frame import Frame
     from core.geometry.calibration_io import load_rig
+    from core.records import Frame
     from core.session.openpose_json import read_openpose_folder
 
     root = Path(root)
@@ -296,10 +296,9 @@ def locate_h36m_frames(root, detectors="mediapipe") -> dict:
     work): the stage's choice among the detections vs the box of the 17 truth joints."""
     import cv2
 
-    from core.capture.frame import Frame
     from core.geometry.camera import Camera
-
     from core.locate.detectors import create_detectors
+    from core.records import Frame
 
     root = Path(root)
     data = np.load(root / "test_h36m_body3d.npz")

@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.capture.frame import FrameSet
 from core.geometry import CameraRig
 from core.geometry.camera import UNIT_SCALE_TO_M
 from core.locate.association import Hypothesis, associate
 from core.locate.boxes import box_of_points, centres, grow
 from core.locate.detectors import BackgroundSubtractionDetector, PersonDetector, create_detectors
+from core.records import FrameSet
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class PersonLocator:
         """Tell the stage what the 2D model and triangulation made of the last located frame set.
 
         ``points_3d (J, 3)`` (NaN = not reconstructed) confirms the track when enough joints are there and they
-        are near the prediction; ``poses_2d`` (:class:`core.estimators.Poses2D`) gives one-camera rigs their
+        are near the prediction; ``poses_2d`` (:class:`core.records.Poses2D`) gives one-camera rigs their
         track. ``t_ns``: the frame set's time (default: the last located one)."""
         with self._lock:
             self._observe(poses_2d, points_3d, t_ns)

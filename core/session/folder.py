@@ -38,9 +38,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from core.capture.frame import Frame, FrameSet
-from core.geometry.camera import CameraRig
 from core.geometry.calibration_io import CalibrationFileError, load_rig
+from core.geometry.camera import CameraRig
+from core.records import Frame, FrameSet
 
 log = logging.getLogger(__name__)
 

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.capture.events import EventBus
-from core.capture.frame import Frame
 from core.capture.sync import FrameSynchronizer
+from core.events import EventBus
 from core.geometry import CameraRig
 from core.geometry.skeletons import Skeleton
+from core.records import Frame
 from core.session.folder import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class ResultWriter:
             "latency_columns": list(LATENCY_COLUMNS), **(settings or {})}, lenient=True)
 
     def add(self, result, frame_index: int = -1) -> None:
-        """Append one :class:`core.pipeline.PipelineResult`."""
+        """Append one :class:`core.records.PipelineResult`."""
         p2, p3 = result.poses_2d, result.pose_3d
         C = len(self.cameras)
         stamps = np.full(C, -1, dtype=np.int64)

@@ -9,20 +9,18 @@ left behind).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 
-from core.capture.frame import Frame, FrameSet
 from core.capture.sync import group_frames
 from core.geometry.skeletons import get_skeleton
+from core.records import Frame, FrameSet, Poses2D
 from core.session.folder import read_json
-from core.session.recorder import (BOX_SOURCE_CODES, RESULTS_DIR, ResultWriter, load_result_chunks,
-                                   smooth_result_set)
+from core.session.recorder import BOX_SOURCE_CODES, RESULTS_DIR, load_result_chunks
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +56,9 @@ class ResultSet:
         return int(hits[-1]) if hits.size else None
 
     def poses_2d(self, row: int, cameras: list[str]):
-        """Row ``row`` as :class:`core.estimators.Poses2D` for ``cameras`` (the recording's camera order), with the
+        """Row ``row`` as :class:`core.records.Poses2D` for ``cameras`` (the recording's camera order), with the
         kept tokens and their token-to-image affines when the recording has them (``None`` without 2D or without a
         known skeleton)."""
-        from core.estimators.base import Poses2D
-
         a = self.arrays
         if "keypoints" not in a or "confidence" not in a:
             return None
@@ -139,7 +135,7 @@ class ReplayItem:
     keypoints: np.ndarray | None
     confidence: np.ndarray | None
     points_3d: np.ndarray | None
-    poses_2d: object | None = None  # core.estimators.Poses2D with the kept tokens, when recorded
+    poses_2d: Poses2D | None = None  # with the kept tokens, when recorded
 
 
 class Session:
@@ -272,61 +268,3 @@ class Session:
                 yield ReplayItem(fs.index, fs, a.get("keypoints", [None] * (row + 1))[row],
                                  a.get("confidence", [None] * (row + 1))[row], a["points_3d"][row],
                                  res.poses_2d(row, res.settings.get("cameras", self.cameras)))
-
-    def reprocess(self, estimator, settings=None, name: str = "reprocessed", overwrite: bool = False,
-                  start: int = 0, stop: int | None = None, progress: bool = True,
-                  smoothing_hz: float | None = None,
-                  on_progress: Callable[[int, int], None] | None = None) -> ResultSet:
-        """Run every frame set through ``estimator`` + triangulation + filter into ``results/<name>/``.
-
-        Args:
-            estimator: a 2D backend (:mod:`core.estimators`).
-            settings: :class:`core.pipeline.PipelineSettings` (triangulation and filter; mode ignored: replay is
-                offline, so the default filter is the zero-phase Butterworth over the whole take).
-            smoothing_hz: zero-phase Butterworth low-pass at this cutoff (Hz) of the stored ``points_3d`` after
-                processing, whatever the filter setting (default: only with ``filter="butterworth"``, at its
-                ``butterworth_cutoff``).
-            progress: show a tqdm progress bar; ``on_progress(done, total)`` is called after each set.
-        """
-        from tqdm import tqdm
-
-        from core.locate import estimate_2d, make_locator
-        from core.pipeline import (PipelineResult, PipelineSettings, StageTimings, apply_filter, make_live_filter,
-                                   triangulate_poses)
-
-        settings = settings or PipelineSettings(mode="offline")
-        rig = self.rig
-        flt = make_live_filter(settings, rig.units)
-        locator = make_locator(estimator, rig, settings.detectors)  # top-down backends: find the person, as live
-        writer = ResultWriter(self.path, name, rig.names, estimator.skeleton, overwrite=overwrite,
-                              settings={"pipeline": settings.as_dict(), "estimator": estimator.settings(),
-                                        "source": {"kind": "replay", "session": str(self.path)},
-                                        "smoothing_hz": smoothing_hz})
-        stop = len(self) if stop is None else min(stop, len(self))
-        total = max(0, stop - start)
-        bar = tqdm(total=total, desc=f"re-processing {self.path.name}", unit="set", disable=not progress)
-        try:
-            for k, fs in enumerate(self.frame_sets(start, stop)):
-                t0 = time.perf_counter_ns()
-                poses, person = estimate_2d(estimator, locator, fs, rig)
-                t1 = time.perf_counter_ns()
-                pose = triangulate_poses(rig, poses, settings)
-                if locator is not None:
-                    locator.observe(poses, pose.raw_points, fs.t_ns)
-                t2 = time.perf_counter_ns()
-                t_s = fs.t_ns / 1e9 if fs.t_ns > 0 else fs.index / self.fps
-                pose = apply_filter(pose, flt, t_s)
-                t3 = time.perf_counter_ns()
-                writer.add(PipelineResult(k, fs, poses, pose, StageTimings(t0, t0, t0, t1, t2, t3), person), fs.index)
-                bar.update(1)
-                if on_progress is not None:
-                    on_progress(k + 1, total)
-        finally:
-            bar.close()
-            writer.close()
-            if locator is not None:
-                locator.close()
-        if smoothing_hz or settings.filter == "butterworth":
-            smooth_result_set(writer.folder, self.fps, smoothing_hz or settings.butterworth_cutoff,
-                              settings.butterworth_order)
-        return self.results(name)

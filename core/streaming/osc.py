@@ -124,7 +124,7 @@ class OSCStreamer:
         self.last_error = ""
 
     def packet(self, result) -> bytes:
-        """The OSC bundle for one :class:`core.pipeline.PipelineResult`."""
+        """The OSC bundle for one :class:`core.records.PipelineResult`."""
         pose = result.pose_3d
         d = result.timings.durations_ms()
         msgs = [encode_message(f"{self.prefix}/frame", int(result.index), float(result.frame_set.t_ns / 1e9),

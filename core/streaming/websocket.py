@@ -42,7 +42,7 @@ def text_frame(payload: str) -> bytes:
 
 
 def result_message(result) -> str:
-    """The JSON text of one :class:`core.pipeline.PipelineResult`."""
+    """The JSON text of one :class:`core.records.PipelineResult`."""
     pose = result.pose_3d
     pts = [None if not np.isfinite(p).all() else [round(float(v), 6) for v in p] for p in pose.points]
     return json.dumps({"index": int(result.index), "t": result.frame_set.t_ns / 1e9,

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from core.capture.frame import Frame, FrameSet
+from core.records import Frame, FrameSet
 from core.studio.studio import FrameTruth, Studio
 
 log = logging.getLogger(__name__)

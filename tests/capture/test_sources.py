@@ -7,11 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.capture.events import EventBus
-from core.capture.sources import (
-    CaptureThread, ImageFolderSource, LatestSlot, SourceError, SyntheticSource, URLSource, VideoFileSource,
-    WebcamSource, list_cameras, source_from_spec,
-)
+from core.capture.sources import (CaptureThread, ImageFolderSource, LatestSlot, SourceError, SyntheticSource, URLSource,
+                                  VideoFileSource, WebcamSource, list_cameras, source_from_spec)
+from core.events import EventBus
 from tests.capture.mjpeg_server import MJPEGServer
 from tests.conftest import wait_for
 

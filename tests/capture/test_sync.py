@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.capture.frame import Frame
 from core.capture.sync import FrameSynchronizer, group_frames, spread_statistics, tolerance_from_fps
+from core.records import Frame
 
 MS = 1_000_000
 

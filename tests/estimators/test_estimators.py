@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from core.capture.frame import Frame, FrameSet
 from core.capture.studio import make_virtual_rig
 from core.estimators import create_estimator
-from core.estimators.base import Poses2D
 from core.geometry import get_skeleton
+from core.records import Frame, FrameSet, Poses2D
 from tests.conftest import shared_path
 
 

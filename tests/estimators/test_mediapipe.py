@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from core.capture.frame import Frame, FrameSet
 from core.geometry import CameraRig, get_skeleton
 from core.geometry.skeletons import POSE2SIM_BODY25B_MARKERS
-from core.pipeline import PipelineSettings, triangulate_poses
+from core.processing import PipelineSettings, triangulate_poses
+from core.records import Frame, FrameSet
 from core.session.trc import read_trc
 from tests.conftest import shared_path
 
@@ -120,7 +120,7 @@ def test_no_traceback_at_exit_when_the_estimator_is_never_closed():
     video = shared_path("sessions", "pose2sim_balancing", "videos", "cam01.mp4")
     script = textwrap.dedent(f"""
         import cv2
-        from core.capture.frame import Frame, FrameSet
+        from core.records import Frame, FrameSet
         from core.estimators.mediapipe_pose import MediaPipeEstimator
         from core.geometry import CameraRig
         rig = CameraRig.load({str(video.parents[1] / "calibration.toml")!r}).subset(["cam_01"])

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.estimators.base import Estimator, Poses2D
+from core.estimators.base import Estimator
 from core.geometry.skeletons import COCO17
+from core.records import Poses2D
 from core.studio.body import COCO_INDEX
 
 FRAMES = 30
@@ -59,12 +60,12 @@ def studio_take(tmp_path_factory):
 
 def add_teacher(session_path, name: str = "teacher", **options) -> str:
     """Write the TruthTeacher's 2D as result set ``name`` of the session."""
-    from core.pipeline import PipelineSettings
+    from core.processing import PipelineSettings, reprocess_session
     from core.session.replay import Session
 
     session = Session(session_path)
     teacher = TruthTeacher(session.reader.ground_truth(), **options)
-    session.reprocess(teacher, PipelineSettings(mode="offline", filter=None), name=name, overwrite=True,
+    reprocess_session(session, teacher, PipelineSettings(mode="offline", filter=None), name=name, overwrite=True,
                       progress=False)
     return name
 

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from core.capture.frame import Frame, FrameSet
 from core.capture.studio import make_virtual_rig
-from core.estimators.base import Poses2D
 from core.geometry import get_skeleton
-from core.locate import PersonLocator, create_detectors, estimate_2d, make_locator
+from core.locate import PersonLocator, create_detectors, make_locator
 from core.locate.association import associate
 from core.locate.boxes import box_of_points, crop_region, grow, iou, points_inside
 from core.locate.detectors import BackgroundSubtractionDetector, Detection, PersonDetector
 from core.locate.evaluate import BoxScore, run_located, truth_predict
+from core.processing import estimate_2d
+from core.records import Frame, FrameSet, Poses2D
 
 H36M = get_skeleton("h36m17")
 
@@ -64,7 +64,7 @@ def _run(vrig, sets, locator, det=None, blind=()):
             det.blind = fs.index in blind
         person = locator.locate(fs)
         kp, conf = predict(fs, person.boxes)
-        from core.pipeline import PipelineSettings, triangulate_poses
+        from core.processing import PipelineSettings, triangulate_poses
 
         pose = triangulate_poses(rig, Poses2D(list(rig.names), kp, conf, H36M), PipelineSettings())
         locator.observe(None, pose.raw_points, fs.t_ns)
@@ -153,7 +153,7 @@ def test_person_leaves_every_view_and_comes_back(two_people):
         person = locator.locate(fs)
         t = vrig.truth(fs.index)
         kp = np.where(np.isfinite(person.boxes[:, :1, None]) & (not gone), t.joints_2d[:, 0, :17], np.nan)
-        from core.pipeline import PipelineSettings, triangulate_poses
+        from core.processing import PipelineSettings, triangulate_poses
 
         pose = triangulate_poses(rig, Poses2D(list(rig.names), kp, np.isfinite(kp[..., 0]) * 1.0, H36M),
                                  PipelineSettings())

@@ -8,7 +8,7 @@ import pytest
 from app.cli import main
 from core.geometry import CameraRig
 from core.geometry.filters import OneEuroFilter, butterworth_filter, jitter, lag_frames
-from core.pipeline import PipelineSettings, smooth_take
+from core.processing import PipelineSettings, smooth_take
 from core.session.trc import read_trc
 from tests.conftest import shared_path
 

@@ -1,19 +1,22 @@
 """The live pipeline end to end: real Pose2Sim videos + OpenPose JSON, the virtual studio, failures."""
 
+import time
+
 import numpy as np
 import pytest
 
 from core.capture.sources import SyntheticSource, VideoFileSource
 from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
-from core.estimators.base import Poses2D
 from core.estimators.files import OpenPoseJSONEstimator
 from core.geometry import CameraRig, get_skeleton
 from core.geometry.skeletons import POSE2SIM_BODY25B_MARKERS
-from core.pipeline import Pipeline, PipelineSettings, match_sources_to_rig, triangulate_poses
+from core.locate import PersonBoxes
+from core.pipeline import Pipeline, match_sources_to_rig
+from core.processing import PipelineSettings, triangulate_poses
+from core.records import Poses2D
 from core.session.export import write_points
 from core.session.trc import read_trc
 from tests.conftest import shared_path, wait_for
-
 
 
 def test_pose2sim_videos_and_openpose_json_through_the_pipeline_match_the_reference_trc(tmp_path):
@@ -141,3 +144,42 @@ def test_a_failing_estimator_is_reported_and_processing_goes_on():
         assert wait_for(lambda: pipeline.metrics().results >= 6 and pipeline.metrics().errors >= 2)
     errors = pipeline.events.history("error")
     assert errors and "2D estimation of frame set" in errors[0].message and "simulated model failure" in errors[0].message
+
+
+def test_the_person_track_sees_each_frame_sets_3d_before_the_next_set_is_located(monkeypatch):
+    """Live, a top-down backend's locator must be told frame set k's skeleton before it places the boxes of k + 1
+    (an earlier 2D thread located the next set while a 3D thread was still triangulating the last one)."""
+    vrig = make_virtual_rig("ring4", fps=15, seed=4)
+    calls = []
+
+    class SpyLocator:
+        detector_names = ("spy",)
+
+        def locate(self, frame_set):
+            calls.append(("locate", frame_set.index))
+            b = vrig.truth(frame_set.index).boxes[:, 0]  # (C, 4) exact studio boxes x0, y0, x1, y1
+            boxes = np.c_[b[:, :2], b[:, 2:] - b[:, :2]]
+            return PersonBoxes(list(vrig.studio.rig.names), boxes, ("tracked",) * 4, "tracking")
+
+        def observe(self, poses, points, t_ns):
+            calls.append(("observe", poses.frame_index))
+
+        def close(self):
+            pass
+
+    class TopDownTruth(StudioTruthEstimator):
+        top_down = True
+
+        def estimate(self, frame_set, rig, boxes=None):
+            assert boxes is not None
+            time.sleep(0.1)  # a forward pass slower than the frame period: the next set is always waiting
+            return super().estimate(frame_set, rig)
+
+    monkeypatch.setattr("core.processing.make_locator", lambda est, rig, detectors: SpyLocator())
+    pipeline = Pipeline(studio_sources(vrig), vrig.studio.rig, TopDownTruth(vrig), PipelineSettings(filter=None))
+    with pipeline:
+        assert wait_for(lambda: pipeline.metrics().results >= 8)
+    kinds = [k for k, _ in calls]
+    n = len(kinds) // 2 * 2
+    assert n >= 16 and kinds[:n] == ["locate", "observe"] * (n // 2)  # strictly alternating, never two locates
+    assert pipeline.latest().poses_2d.box_source == ("tracked",) * 4

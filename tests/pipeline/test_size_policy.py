@@ -3,10 +3,12 @@
 import numpy as np
 
 from core.capture.sources import SyntheticSource
-from core.estimators.base import Estimator, Poses2D
+from core.estimators.base import Estimator
 from core.geometry import CameraRig, get_skeleton
 from core.geometry.camera import Camera
-from core.pipeline import Pipeline, PipelineSettings
+from core.pipeline import Pipeline
+from core.processing import PipelineSettings
+from core.records import Poses2D
 from core.session.folder import SessionReader
 from tests.conftest import wait_for
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from core.capture.frame import Frame, FrameSet
+from core.records import Frame, FrameSet
 from core.session.folder import FORMAT_VERSION, SessionManifest, SessionReader, SessionWriter
 from core.studio.rig_presets import make_rig
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,10 @@ import pytest
 
 from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
 from core.geometry.image_size import SizeMismatchError, scale_intrinsics
-from core.pipeline import Pipeline, PipelineSettings
+from core.pipeline import Pipeline
+from core.processing import PipelineSettings
 from core.session.folder import SessionReader
 from core.session.replay import Session, load_results
-
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,10 +174,8 @@ def test_a_frame_set_without_a_person_keeps_the_other_rows_kept_tokens(tmp_path)
     one-second chunk, so replay drew no token maps for frames the model did process."""
     from types import SimpleNamespace
 
-    from core.capture.frame import Frame, FrameSet
-    from core.estimators.base import Poses2D
     from core.geometry.skeletons import get_skeleton
-    from core.pipeline import Pose3D, StageTimings
+    from core.records import Frame, FrameSet, Pose3D, Poses2D, StageTimings
     from core.session.recorder import ResultWriter
 
     sk = get_skeleton("h36m17")

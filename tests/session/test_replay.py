@@ -7,7 +7,7 @@ import pytest
 
 from core.capture.studio import StudioTruthEstimator, make_virtual_rig
 from core.estimators.files import RecordedEstimator
-from core.pipeline import PipelineSettings
+from core.processing import PipelineSettings, reprocess_session
 from core.session.folder import SessionWriter
 from core.session.replay import Session, list_results, load_results
 
@@ -22,7 +22,7 @@ def recorded(tmp_path_factory):
     with SessionWriter(folder, vrig.studio.rig, fps=30, source="studio") as w:
         for k in range(N):
             w.write_frame_set(vrig.read_set(k)[0])
-    Session(folder).reprocess(StudioTruthEstimator(vrig), PipelineSettings(mode="offline", filter=None),
+    reprocess_session(Session(folder), StudioTruthEstimator(vrig), PipelineSettings(mode="offline", filter=None),
                               name="truth", progress=False)
     return folder, vrig
 
@@ -48,7 +48,7 @@ def test_reprocess_recorded_2d_with_other_settings_into_a_new_result_set(recorde
     folder, _ = recorded
     session = Session(folder)
     progress = []
-    res = session.reprocess(RecordedEstimator(session, "truth"),
+    res = reprocess_session(session, RecordedEstimator(session, "truth"),
                             PipelineSettings(mode="offline", filter="one-euro", outliers=None),
                             name="smooth", progress=False, on_progress=lambda d, t: progress.append(d))
     assert progress[-1] == N and len(res) == N and res.complete
@@ -58,7 +58,7 @@ def test_reprocess_recorded_2d_with_other_settings_into_a_new_result_set(recorde
     assert not np.allclose(res.arrays["points_3d"], res.arrays["raw_points_3d"], equal_nan=True)  # filtered
     assert sorted(list_results(folder)) == ["smooth", "truth"]
     with pytest.raises(FileExistsError, match="already exists"):
-        session.reprocess(RecordedEstimator(session, "truth"), name="smooth", progress=False)
+        reprocess_session(session, RecordedEstimator(session, "truth"), name="smooth", progress=False)
 
 
 def test_clock_offsets_regroup_the_frames(recorded):
@@ -113,7 +113,7 @@ def test_replayed_results_carry_the_kept_tokens_and_draw_like_live(recorded, mon
     monkeypatch.setattr("core.locate.locator.create_detectors", lambda spec: [StudioPeople()])
     est = create_demo_estimator(num_threads=1)
     session = Session(folder)
-    session.reprocess(est, PipelineSettings(mode="offline", filter=None), name="ppt", overwrite=True, stop=3,
+    reprocess_session(session, est, PipelineSettings(mode="offline", filter=None), name="ppt", overwrite=True, stop=3,
                       progress=False)
     item = next(session.replay("ppt", start=1, stop=2))
     p2 = item.poses_2d

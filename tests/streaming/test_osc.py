@@ -1,13 +1,13 @@
 """OSC streaming: encoding round trips and live joints received on loopback."""
 
 import socket
-import time
 
 import numpy as np
 import pytest
 
 from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
-from core.pipeline import Pipeline, PipelineSettings
+from core.pipeline import Pipeline
+from core.processing import PipelineSettings
 from core.streaming.osc import decode_osc, encode_bundle, encode_message, streamer_from_url
 
 

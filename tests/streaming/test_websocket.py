@@ -9,7 +9,8 @@ import struct
 import numpy as np
 
 from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
-from core.pipeline import Pipeline, PipelineSettings
+from core.pipeline import Pipeline
+from core.processing import PipelineSettings
 from core.streaming.osc import streamer_from_url
 from core.streaming.websocket import accept_key
 

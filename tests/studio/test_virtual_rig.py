@@ -1,9 +1,8 @@
 import time
 
-import numpy as np
 import pytest
 
-from core.capture.frame import Frame, FrameSet
+from core.records import Frame, FrameSet
 from core.studio.studio import Imperfections, make_studio
 from core.studio.virtual_rig import VirtualRig
 
