@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.inference.demo import DEMO_WEIGHTS, load_demo_estimator
+    from core.inference.weights import DEMO_WEIGHTS, load_demo_estimator
     from core.train.evaluate import evaluate_session, format_table
     from core.train.progress import session_mean_pose_baseline
 

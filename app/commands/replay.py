@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="reprocessed", help="result set name for --reprocess")
     p.add_argument("--overwrite", action="store_true", help="replace an existing result set of that name")
     p.add_argument("--backend", default="recorded",
-                   help="recorded (the 2D of --from), ppt, mediapipe or openpose-json (default recorded)")
+                   help="recorded (the 2D of --from, default), demo (the shipped demo weights), ppt (--weights: ours "
+                   "or an official checkpoint of --preset), mediapipe or openpose-json (--keypoints)")
     p.add_argument("--from", dest="from_result", default=None, help="result set whose 2D 'recorded' re-uses")
     p.add_argument("--preset", default="multiview_ppt_s")
     p.add_argument("--weights", type=Path, default=None)
@@ -59,9 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.estimators import create_estimator
-    from core.estimators.files import RecordedEstimator
-    from core.processing import PipelineSettings, reprocess_session
+    from core.processing import reprocess_session
+    from core.run_spec import RunSpec
     from core.session.replay import Session
 
     session = Session(args.session, offsets_ms=_offsets(args.offset) or None)
@@ -80,25 +80,12 @@ def run(args: argparse.Namespace) -> int:
             for k, v in summary.items():
                 print(f"{k:<26} {v}")
         return 0
-    if args.backend == "recorded":
-        names = session.result_names()
-        source = args.from_result or (names[0] if names else None)
-        if source is None:
-            raise ValueError(f"{args.session} has no result set to re-use; choose a model backend (--backend ppt)")
-        estimator = RecordedEstimator(session, source)
-    elif args.backend == "ppt":
-        estimator = create_estimator("ppt", preset=args.preset, weights=args.weights, num_threads=args.torch_threads)
-    elif args.backend == "openpose-json":
-        if args.keypoints is None:
-            raise ValueError("--backend openpose-json needs --keypoints FOLDER")
-        estimator = create_estimator("openpose-json", cameras=session.cameras, root=args.keypoints)
-    elif args.backend == "mediapipe":  # replay is offline: every frame on its own (no tracking lag)
-        estimator = create_estimator("mediapipe", running_mode="image")
-    else:
-        estimator = create_estimator(args.backend)
-    settings = PipelineSettings(mode="offline", min_confidence=args.min_confidence,
-                                outliers=None if args.outliers == "none" else args.outliers,
-                                filter=None if args.filter == "none" else args.filter, detectors=args.detectors)
+    spec = RunSpec(offline=True, backend=args.backend, preset=args.preset, weights=args.weights,
+                   keypoints=args.keypoints, recorded=args.from_result, torch_threads=args.torch_threads,
+                   detectors=args.detectors, min_confidence=args.min_confidence, outliers=args.outliers,
+                   filter=args.filter)
+    estimator = spec.build_backend(session.rig, session=session)  # replay is offline: every frame on its own
+    settings = spec.pipeline_settings("offline")
     res = reprocess_session(session, estimator, settings, name=args.name, overwrite=args.overwrite, start=args.start,
                             stop=args.stop, smoothing_hz=args.butterworth)
     pts = res.arrays.get("points_3d")

@@ -69,30 +69,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _filter_options(args: argparse.Namespace) -> dict:
-    """The filter parameters given on the command line (the others keep their defaults)."""
-    given = (("one_euro_min_cutoff", getattr(args, "min_cutoff", None)), ("one_euro_beta", getattr(args, "beta", None)),
-             ("butterworth_cutoff", getattr(args, "butterworth", None)))
-    return {k: v for k, v in given if v is not None}
+def spec_from_args(args: argparse.Namespace):
+    """The :class:`core.run_spec.RunSpec` of the command line (the app builds its runs from the same spec)."""
+    from core.run_spec import RunSpec
+
+    return RunSpec(studio=args.studio, studio_motion=args.studio_motion, sources=tuple(args.source),
+                   calibration=args.calibration, fps=args.fps, offline=args.offline, backend=args.backend,
+                   preset=args.preset, weights=args.weights, keypoints=args.keypoints,
+                   torch_threads=args.torch_threads, detectors=args.detectors, min_confidence=args.min_confidence,
+                   outliers=args.outliers, filter=args.filter, one_euro_min_cutoff=getattr(args, "min_cutoff", None),
+                   one_euro_beta=getattr(args, "beta", None), butterworth_cutoff=getattr(args, "butterworth", None))
 
 
 def build(args: argparse.Namespace):
-    """(sources, rig, estimator, settings) from the command line (the builders the app uses as well)."""
-    from core.capture.setup import open_sources
-    from core.estimators import build_backend
-    from core.processing import PipelineSettings
-
-    setup = open_sources(studio=args.studio, studio_motion=args.studio_motion, sources=args.source,
-                         calibration=args.calibration, fps=args.fps, offline=args.offline)
-    estimator = build_backend(args.backend, setup.rig, virtual_rig=setup.virtual_rig, preset=args.preset,
-                              weights=args.weights, keypoints=args.keypoints, num_threads=args.torch_threads,
-                              device="auto", offline=args.offline)
-    settings = PipelineSettings(mode="offline" if args.offline else "live", fps=args.fps,
-                                min_confidence=args.min_confidence,
-                                outliers=None if args.outliers == "none" else args.outliers,
-                                filter=None if args.filter == "none" else args.filter,
-                                torch_threads=args.torch_threads, detectors=args.detectors, **_filter_options(args))
-    return setup.sources, setup.rig, estimator, settings
+    """(sources, rig, estimator, settings) from the command line."""
+    spec = spec_from_args(args)
+    setup = spec.open_sources()
+    estimator = spec.build_backend(setup.rig, setup.virtual_rig)
+    return setup.sources, setup.rig, estimator, spec.pipeline_settings()
 
 
 def run(args: argparse.Namespace) -> int:

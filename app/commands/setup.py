@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_mediapipe(args: argparse.Namespace) -> int:
-    from core.estimators.mediapipe_pose import setup_mediapipe
+    from core.mediapipe_models import setup_mediapipe
 
     try:
         path = setup_mediapipe(args.variant, wheel=args.wheel, force=args.force)

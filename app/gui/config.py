@@ -1,13 +1,13 @@
-"""What the app runs: sources, calibration and 2D backend, remembered between runs, and the pipeline built from it
-with the builders ``ppt-mocap run`` uses (:func:`core.capture.setup.open_sources`,
-:func:`core.estimators.build_backend`)."""
+"""What the app runs: sources, calibration and 2D backend, remembered between runs, converted to the
+:class:`core.run_spec.RunSpec` that ``ppt-mocap run`` and ``ppt-mocap replay`` build their runs from."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field, fields
 
-from core.estimators import RUN_BACKENDS, build_backend
+from core.estimators import RUN_BACKENDS
+from core.run_spec import RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +51,25 @@ class RunConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
+    def to_spec(self) -> RunSpec:
+        """The run this configuration describes (one PyTorch thread beside the capture threads and the GUI)."""
+        return RunSpec(studio=self.studio, studio_motion=self.studio_motion, sources=tuple(self.sources),
+                       calibration=self.calibration, fps=self.fps, backend=self.backend, weights=self.weights,
+                       keypoints=self.keypoints, torch_threads=1, min_confidence=self.min_confidence,
+                       outliers=self.outliers, filter=self.filter)
+
     def describe(self) -> str:
         src = f"studio {self.studio} ({self.studio_motion})" if self.studio else f"{len(self.sources)} source(s)"
         return f"{src}, backend {self.backend}"
 
 
 def build_pipeline(config: RunConfig, events=None):
-    """A ready (not started) :class:`core.pipeline.Pipeline` from the same builders as ``ppt-mocap run``; errors
-    name what is wrong (``ValueError``, ``FileNotFoundError``)."""
-    from core.capture.setup import open_sources
+    """A ready (not started) :class:`core.pipeline.Pipeline` of ``config``; errors name what is wrong
+    (``ValueError``, ``FileNotFoundError``)."""
     from core.pipeline import Pipeline
-    from core.processing import PipelineSettings
 
-    setup = open_sources(studio=config.studio, studio_motion=config.studio_motion, sources=list(config.sources),
-                         calibration=config.calibration, fps=config.fps)
-    estimator = build_estimator(config, setup.rig, setup.virtual_rig)
-    settings = PipelineSettings(mode="live", fps=config.fps, min_confidence=config.min_confidence,
-                                outliers=None if config.outliers == "none" else config.outliers,
-                                filter=None if config.filter == "none" else config.filter, torch_threads=1)
-    return Pipeline(setup.sources, setup.rig, estimator, settings, events=events)
+    spec = config.to_spec()
+    setup = spec.open_sources()
+    estimator = spec.build_backend(setup.rig, setup.virtual_rig)
+    return Pipeline(setup.sources, setup.rig, estimator, spec.pipeline_settings("live"), events=events)
 
-
-def build_estimator(config: RunConfig, rig, virtual_rig=None, offline: bool = False):
-    """The 2D backend of ``config`` for ``rig``'s cameras (``virtual_rig``: the live studio, for studio-truth);
-    also used to re-process a recorded session (``offline=True``)."""
-    return build_backend(config.backend, rig, virtual_rig=virtual_rig, weights=config.weights,
-                         keypoints=config.keypoints, num_threads=1, device="auto", offline=offline)

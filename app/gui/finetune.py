@@ -96,7 +96,7 @@ class TeachDialog(QtWidgets.QDialog):
     def __init__(self, session: Path, window=None, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent or window)
         from core.finetune.labels import list_label_sets
-        from core.inference.demo import DEMO_WEIGHTS
+        from core.inference.weights import DEMO_WEIGHTS
         from core.session.replay import list_results
 
         self.session = Path(session)

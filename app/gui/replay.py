@@ -298,18 +298,16 @@ class ReplayPanel(QtWidgets.QWidget):
         """Run the session through the toolbar's backend and settings into ``results/<name>`` (worker thread)."""
         if self.session is None:
             return None
-        from app.gui.config import build_estimator
-        from core.processing import PipelineSettings, reprocess_session
+        from core.processing import reprocess_session
 
         config = self.window.config
         session = self.session
         name = name or f"reprocessed_{config.backend}"
 
         def job(progress):
-            estimator = build_estimator(config, session.rig, offline=True)
-            settings = PipelineSettings(mode="offline", min_confidence=config.min_confidence,
-                                        outliers=config.outliers,
-                                        filter=None if config.filter == "none" else config.filter)
+            spec = config.to_spec()
+            estimator = spec.build_backend(session.rig, session=session)
+            settings = spec.pipeline_settings("offline")
             try:
                 reprocess_session(session, estimator, settings, name=name, overwrite=True, progress=False,
                                   on_progress=lambda done, total: progress(f"re-processing {done}/{total}",

@@ -107,8 +107,8 @@ def ppt_3d(weights, preset: str, session, labels, frames: np.ndarray, trc: np.nd
     are fused as the weights run by default (not for our weights whose fusion was never trained)."""
     from core.geometry.skeletons import COCO17, H36M17
     from core.geometry.triangulation import triangulate
-    from core.inference.demo import NotAWeightsFileError, load_demo_estimator
     from core.inference.estimator import PoseEstimator2D
+    from core.inference.weights import NotAWeightsFileError, load_demo_estimator
     from core.model import build_model, load_checkpoint
     from core.train.evaluate import gt_boxes
 
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> dict:
 
     from core.finetune.labels import LabelSet, holdout_start, make_labels
     from core.finetune.run import FinetuneOptions, finetune
-    from core.inference.demo import DEMO_WEIGHTS
+    from core.inference.weights import DEMO_WEIGHTS
     from core.session.importer import import_videos
     from core.session.replay import Session
 

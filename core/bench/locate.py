@@ -1,4 +1,4 @@
-"""``ppt-mocap bench locate``: how well the localisation stage finds the person (:mod:`core.locate.evaluate`).
+"""``ppt-mocap bench locate``: how well the localisation stage finds the person (:mod:`core.train.localisation`).
 
 Held-out studio sessions (seeds never used in training, presets ``ring4`` and ``high-low4``, a second person in
 each) are rendered once into ``--sessions`` and reused. On each, the stage runs on every frame set in order, as
@@ -64,12 +64,12 @@ def run(args: argparse.Namespace) -> dict:
 
     import torch
 
-    from core.locate.evaluate import locate_h36m_frames, locate_pose2sim, locate_session
+    from core.train.localisation import locate_h36m_frames, locate_pose2sim, locate_session
 
     torch.set_num_threads(args.torch_threads)
     estimator = None
     if args.pose in ("model", "both") or not args.no_real:
-        from core.inference.demo import DEMO_WEIGHTS, load_demo_estimator
+        from core.inference.weights import DEMO_WEIGHTS, load_demo_estimator
 
         estimator = load_demo_estimator(args.weights or DEMO_WEIGHTS, device="cpu", num_threads=args.torch_threads)
     poses = ("truth", "model") if args.pose == "both" else (args.pose,)

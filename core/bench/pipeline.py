@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def make_estimator(preset: str, weights: Path | None, threads: int):
     """The demo model (``preset="demo"``) or a preset with optional weights."""
     if preset == "demo":
-        from core.estimators.demo import create_demo_estimator
+        from core.estimators.ppt import create_demo_estimator
 
         return create_demo_estimator(weights, num_threads=threads)
     from core.estimators.ppt import PPTEstimator
@@ -55,7 +55,7 @@ def make_estimator(preset: str, weights: Path | None, threads: int):
 def prerendered_sources(preset: str, fps: float, frames: int, seed: int = 0):
     """(sources looping pre-rendered studio frames, rig, the rendered frame sets)."""
     from core.capture.sources import SyntheticSource
-    from core.capture.studio import make_virtual_rig
+    from core.studio.sources import make_virtual_rig
 
     vrig = make_virtual_rig(preset, size=(640, 480), fps=fps, seed=seed, realtime=False)
     sets = [vrig.read_set(k)[0] for k in range(frames)]

@@ -114,10 +114,11 @@ def run(args: argparse.Namespace) -> dict:
     if args.recording_only:
         duration = args.seconds if args.seconds is not None else args.minutes * 60.0
         return recording_run(duration, args.fps, args.record)
-    from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
+    from core.estimators.studio_truth import StudioTruthEstimator
     from core.pipeline import Pipeline
     from core.processing import PipelineSettings
     from core.streaming.osc import OSCStreamer
+    from core.studio.sources import make_virtual_rig, studio_sources
 
     duration = args.seconds if args.seconds is not None else args.minutes * 60.0
     outage = args.outage if args.outage is not None else max(3.0, 0.1 * duration)

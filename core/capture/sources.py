@@ -3,7 +3,7 @@
 A :class:`Source` opens, reads and closes one camera-like input: a USB webcam (:class:`WebcamSource`), an IP camera
 or phone stream (:class:`URLSource`, RTSP or HTTP MJPEG), a video file (:class:`VideoFileSource`), an image folder
 (:class:`ImageFolderSource`), or generated frames (:class:`SyntheticSource`; the virtual studio wraps in
-:mod:`core.capture.studio`). A :class:`CaptureThread` runs one source: it stamps every image with the host's
+:mod:`core.studio.sources`). A :class:`CaptureThread` runs one source: it stamps every image with the host's
 monotonic clock (``time.perf_counter_ns()``) and wall time, hands the :class:`~core.records.Frame` to its
 sinks (a :class:`LatestSlot`, the recorder), counts drops, and reconnects with exponential backoff when a live
 camera fails, publishing ``camera_lost`` / ``camera_back`` events. A failed camera never stops the others.

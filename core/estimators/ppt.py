@@ -5,15 +5,14 @@ fusion); single-view presets (``ppt_s``, ...) run the views as a batch. PPT is t
 the person box the localisation stage gives it (:class:`core.locate.PersonLocator`, padding 1.25); a view without a
 box (nobody there, or a missing frame) gets no 2D.
 
-Until the demo weights exist (a later issue trains them) the model runs with whatever weights file is given or a
-**random initialisation**, which ``description`` says plainly: random weights give meaningless keypoints but the
-true cost of the model.
+Weights: the shipped demo weights (:func:`create_demo_estimator`), any file of ours, an official checkpoint of a
+preset, or none: a **random initialisation**, which ``description`` says plainly (meaningless keypoints, the true
+cost of the model). This module imports PyTorch; :mod:`core.estimators` imports it only when a PPT backend is built.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from pathlib import Path
 
@@ -21,18 +20,11 @@ import numpy as np
 
 from core.estimators.base import Estimator, Stopwatch, check_frame_set
 from core.geometry import CameraRig, get_skeleton
+from core.inference.weights import DEMO_WEIGHTS, NotAWeightsFileError, Weights, demo_model_config, read_weights
+from core.model import ModelConfig
 from core.records import FrameSet, Poses2D
 
 log = logging.getLogger(__name__)
-
-
-def file_sha256(path, length: int = 16) -> str:
-    """Hex SHA-256 of a file (first ``length`` characters)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:length]
 
 
 class PPTEstimator(Estimator):
@@ -40,9 +32,11 @@ class PPTEstimator(Estimator):
 
     Args:
         preset: model preset name (``multiview_ppt_s``, ``ppt_s``, ...).
-        weights: checkpoint file (official or ours), or ``None`` for a random initialisation (labelled as such).
+        weights: a weights file (ours, which builds its own architecture, or an official checkpoint of ``preset``)
+            or its :class:`core.inference.weights.Weights`; ``None`` for a random initialisation (labelled).
         skeleton: joint set of the model's outputs (default: ``h36m17`` for multi-view presets, else ``coco17``).
-        fuse: multi-view fusion on (multi-view presets only).
+        fuse: multi-view fusion on (multi-view presets only); default on, except for weights whose metadata says
+            their fusion was never trained (``fusion_trained`` false: each view runs alone).
         keep_ratio: token keep ratio override (``None``: the preset's).
         num_threads: ``torch.set_num_threads`` value (``None`` leaves it); 1 is best beside capture threads on
             2 cores (ENVIRONMENT.md).
@@ -53,38 +47,44 @@ class PPTEstimator(Estimator):
     name = "ppt"
     top_down = True
 
-    def __init__(self, preset: str = "multiview_ppt_s", weights=None, skeleton: str | None = None,
-                 fuse: bool = True, keep_ratio: float | None = None,
+    def __init__(self, preset: str | ModelConfig = "multiview_ppt_s", weights: str | Path | Weights | None = None,
+                 skeleton: str | None = None, fuse: bool | None = None, keep_ratio: float | None = None,
                  num_threads: int | None = None, device: str | None = "auto", seed: int = 0) -> None:
         import torch
 
         from core.inference.estimator import PoseEstimator2D
         from core.model import build_model, load_checkpoint
 
+        if weights is not None and not isinstance(weights, Weights):
+            weights = read_weights(weights)  # the one read of the file
+        if weights is not None and weights.ours:
+            preset = weights.config  # a self-describing file builds its own architecture
         torch.manual_seed(seed)
-        model = build_model(preset).eval()
-        self.preset = preset
-        self.weights = Path(weights) if weights else None
-        if self.weights is not None:
-            if not self.weights.is_file():
-                raise FileNotFoundError(f"PPT weights file not found: {self.weights}")
-            load_checkpoint(model, self.weights)
-            self.weights_hash = file_sha256(self.weights)
-            self.description = f"{preset} with weights {self.weights.name} (sha256 {self.weights_hash})"
+        model = build_model(preset, init=weights is None).eval()
+        self.preset = model.config.name
+        self.weights = weights.path if weights is not None else None
+        if weights is not None:
+            load_checkpoint(model, weights.state_dict)  # strict: a foreign architecture names what differs
+            self.weights_hash = weights.sha256
+            self.description = f"{self.preset} with weights {weights.path.name} (sha256 {weights.sha256})"
+            if fuse is None and not weights.fusion_trained:
+                log.info("%s: trained on single views only (its fusion layers never saw several views): running "
+                         "each view alone", weights.path.name)
+                fuse = False
         else:
             self.weights_hash = None
-            self.description = (f"{preset} with RANDOM INITIALISATION (no weights given): keypoints are "
+            self.description = (f"{self.preset} with RANDOM INITIALISATION (no weights given): keypoints are "
                                 f"meaningless, speed is real")
             log.warning("PPT backend: %s", self.description)
         self.config = model.config
         self.multiview = self.config.is_multiview
-        self.fuse = bool(fuse) and self.multiview
+        self.fuse = (True if fuse is None else bool(fuse)) and self.multiview
         self.keep_ratio = keep_ratio
         self.runtime = PoseEstimator2D(model, device=device, keep_ratio=keep_ratio, num_threads=num_threads)
         self.skeleton = get_skeleton(skeleton or ("h36m17" if self.multiview else "coco17"))
         if self.skeleton.num_joints != self.config.num_keypoints:
             raise ValueError(f"skeleton {self.skeleton.name} has {self.skeleton.num_joints} joints but model "
-                             f"{preset} outputs {self.config.num_keypoints}")
+                             f"{self.preset} outputs {self.config.num_keypoints}")
 
     def settings(self) -> dict:
         return {"backend": self.name, "preset": self.preset, "weights": str(self.weights) if self.weights else None,
@@ -131,3 +131,29 @@ class PPTEstimator(Estimator):
         return Poses2D(rig.names, kp, conf, self.skeleton, kept_tokens=kept, token_grid=tuple(res.grid_shape),
                        token_stride=tuple(res.token_stride), token_to_image=to_image, timings=timings,
                        frame_index=frame_set.index, boxes=boxes)
+
+
+def create_demo_estimator(weights=None, allow_random: bool = True, **options) -> PPTEstimator:
+    """PPT on the demo weights (or another file of ours, ``weights``).
+
+    With no file at the default location and ``allow_random``, the demo architecture
+    (:func:`core.inference.weights.demo_model_config`) is randomly initialised and its ``description`` says so
+    (keypoints are meaningless, the cost is real). A given ``weights`` path that does not exist raises
+    ``FileNotFoundError``; a file that is not ours raises :class:`core.inference.weights.NotAWeightsFileError`.
+    Options go to :class:`PPTEstimator` (``num_threads``, ``device``, ``keep_ratio``, ``fuse``...).
+    """
+    path = Path(weights) if weights is not None else DEMO_WEIGHTS
+    if path.exists():
+        loaded = read_weights(path)
+        if not loaded.ours:
+            raise NotAWeightsFileError(f"{path}: expected a ppt-mocap weights file with 'state_dict' and "
+                                       "'model_config' (an official checkpoint runs with --backend ppt --preset)")
+        est = PPTEstimator(weights=loaded, **options)
+        est.description = f"demo multi-view PPT, weights {path.name} (sha256 {est.weights_hash})"
+        return est
+    if weights is not None or not allow_random:
+        raise FileNotFoundError(f"weights file not found: {path}")
+    est = PPTEstimator(preset=demo_model_config(), weights=None, **options)
+    est.description = (f"RANDOM INITIALISATION of the demo model (demo weights not found at {path}): "
+                       "keypoints are meaningless, speed is real")
+    return est

@@ -108,7 +108,7 @@ class FinetuneOptions:
 def model_section(init, preset: str) -> dict:
     """``[model]`` of the run: our weights file describes its architecture (preset + overrides); any other file is
     an official checkpoint of ``preset``."""
-    from core.inference.demo import NotAWeightsFileError, read_weights_file
+    from core.inference.weights import NotAWeightsFileError, read_weights_file
 
     try:
         config, _ = read_weights_file(init)
@@ -143,7 +143,7 @@ def build_config(opts: FinetuneOptions) -> ExperimentConfig:
 
 
 def _sha256(path, length: int = 16) -> str:
-    from core.estimators.ppt import file_sha256
+    from core.inference.weights import file_sha256
 
     return file_sha256(path, length)
 

@@ -151,7 +151,7 @@ class MediaPipePersonDetector(PersonDetector):
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as exc:
             raise ImportError(f"the mediapipe person detector is not installed: {MEDIAPIPE_INSTALL}") from exc
-        from core.estimators.mediapipe_pose import bundle_path
+        from core.mediapipe_models import bundle_path
 
         path = Path(model_path) if model_path else bundle_path("full")
         if not path.exists():
@@ -194,7 +194,7 @@ def mediapipe_available() -> tuple[bool, str]:
         import mediapipe  # noqa: F401
     except ImportError:
         return False, f"mediapipe is not installed ({MEDIAPIPE_INSTALL})"
-    from core.estimators.mediapipe_pose import bundle_path
+    from core.mediapipe_models import bundle_path
 
     if not bundle_path("full").exists():
         return False, f"its model is not set up ({bundle_path('full')} missing: run `ppt-mocap setup mediapipe`)"

@@ -144,8 +144,8 @@ def _predict_located(estimator, session, views: str, stride: int, max_frames: in
     """:func:`predict_session` with ``boxes="locate"``: every frame set goes through the stage and the model in
     order; the figures use every ``stride``-th one."""
     from core.locate import PersonLocator
-    from core.locate.evaluate import _subject_pick, model_predict, run_located
     from core.session.folder import SessionReader
+    from core.train.localisation import _subject_pick, model_predict, run_located
 
     reader = session if isinstance(session, SessionReader) else SessionReader(session)
     truth = reader.ground_truth()

@@ -3,7 +3,7 @@
 ``export_weights("runs/demo_multiview/best.pth", "assets/weights/multiview_ppt_demo.pth")`` keeps the model
 tensors only (no optimizer state), in float16 by default (BatchNorm counters stay integers), and a ``meta``
 dict (epoch, metrics, the training lineage with ``crops_seen`` and ``minutes_trained`` summed over every run the
-weights descend from, anything passed in). Load with :func:`core.inference.demo.load_weights`.
+weights descend from, anything passed in). Load with :func:`core.inference.weights.load_weights`.
 """
 
 from __future__ import annotations

@@ -3,11 +3,12 @@ import dataclasses
 import pytest
 import torch
 
-from core.estimators.demo import create_demo_estimator, demo_model_config
+from core.estimators.ppt import create_demo_estimator
+from core.inference.weights import demo_model_config
 
 
 def test_random_fallback_is_labelled(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.inference.demo.DEMO_WEIGHTS", tmp_path / "absent.pth")
+    monkeypatch.setattr("core.estimators.ppt.DEMO_WEIGHTS", tmp_path / "absent.pth")
     est = create_demo_estimator(num_threads=1, device="cpu")
     assert "RANDOM INITIALISATION" in est.description and est.settings()["random_init"]
     assert est.config.image_size == demo_model_config().image_size

@@ -1,12 +1,12 @@
-"""2D backends behind one interface: PPT (random init until demo weights exist), OpenPose JSON, bad input."""
+"""2D backends behind one interface and one factory: PPT (random init, labelled), OpenPose JSON, bad input."""
 
 import numpy as np
 import pytest
 
-from core.capture.studio import make_virtual_rig
-from core.estimators import create_estimator
+from core.estimators import build_backend
 from core.geometry import get_skeleton
 from core.records import Frame, FrameSet, Poses2D
+from core.studio.sources import make_virtual_rig
 from tests.conftest import shared_path
 
 
@@ -16,7 +16,7 @@ def test_ppt_backend_batches_views_and_returns_kept_tokens():
     fs_full, _ = vrig.read_set(0)
     frames = {c: fs_full.frames[c] for c in ("cam01", "cam03")}  # cam02 missing
     fs = FrameSet.from_frames(0, frames, rig.names)
-    est = create_estimator("ppt", preset="multiview_ppt_s", num_threads=1)
+    est = build_backend("ppt", preset="multiview_ppt_s", num_threads=1)
     assert "RANDOM INITIALISATION" in est.description and est.settings()["random_init"]
     truth = vrig.truth(0).boxes[[0, 1, 2], 0]  # the person's box per view (x0, y0, x1, y1)
     boxes = np.concatenate([truth[:, :2], truth[:, 2:] - truth[:, :2]], 1)
@@ -37,12 +37,14 @@ def test_ppt_backend_batches_views_and_returns_kept_tokens():
 
 
 def test_ppt_backend_bad_inputs(tmp_path):
-    with pytest.raises(FileNotFoundError, match="PPT weights file not found"):
-        create_estimator("ppt", weights=tmp_path / "missing.pt")
+    with pytest.raises(FileNotFoundError, match="weights file not found"):
+        build_backend("ppt", weights=tmp_path / "missing.pt")
     with pytest.raises(TypeError, match="crop"):  # crops come from the localisation stage (core.locate) only
-        create_estimator("ppt", crop="full")
+        build_backend("ppt", crop="full")
     with pytest.raises(ValueError, match="unknown 2D backend 'yolo'"):
-        create_estimator("yolo")
+        build_backend("yolo")
+    with pytest.raises(ValueError, match="re-processing a session"):
+        build_backend("recorded")
 
 
 def test_openpose_json_backend_looks_up_frames_by_index():
@@ -50,7 +52,7 @@ def test_openpose_json_backend_looks_up_frames_by_index():
     from core.geometry import CameraRig
 
     rig = CameraRig.load(base / "calibration.toml")
-    est = create_estimator("openpose-json", cameras=rig.names, root=base / "openpose_2d")
+    est = build_backend("openpose-json", rig, keypoints=base / "openpose_2d")
     assert est.skeleton.name == "body25b" and est.num_frames == 100
     img = np.zeros((4, 4, 3), np.uint8)
     fs = FrameSet.from_frames(0, {c: Frame(c, 42, 0, 0.0, img) for c in rig.names}, rig.names)
@@ -59,8 +61,8 @@ def test_openpose_json_backend_looks_up_frames_by_index():
                                                    equal_nan=True)
     late = FrameSet.from_frames(1, {c: Frame(c, 500, 0, 0.0, img) for c in rig.names}, rig.names)
     assert np.isnan(est.estimate(late, rig).keypoints).all()
-    with pytest.raises(ValueError, match="needs the keypoint folder"):
-        create_estimator("openpose-json", cameras=rig.names)
+    with pytest.raises(ValueError, match="needs a keypoint folder"):
+        build_backend("openpose-json", rig)
 
 
 def test_poses2d_checks_shapes():

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
 
 @pytest.fixture(scope="module")
 def estimator():
-    from core.estimators.mediapipe_pose import MediaPipeEstimator, bundle_path, setup_mediapipe
+    from core.estimators.mediapipe_pose import MediaPipeEstimator
+    from core.mediapipe_models import bundle_path, setup_mediapipe
 
     if not bundle_path().exists():
         try:
@@ -76,7 +77,7 @@ def test_setup_offers_only_the_model_the_wheel_holds_and_says_why(monkeypatch, c
     import subprocess
 
     from app.cli import main
-    from core.estimators.mediapipe_pose import VARIANTS
+    from core.mediapipe_models import VARIANTS
 
     def no_download(*args, **kwargs):
         raise AssertionError("nothing may be downloaded for a variant that cannot be set up")
@@ -93,7 +94,7 @@ def test_setup_offers_only_the_model_the_wheel_holds_and_says_why(monkeypatch, c
 def test_setup_names_what_a_wrong_wheel_holds(tmp_path):
     import zipfile
 
-    from core.estimators.mediapipe_pose import setup_mediapipe
+    from core.mediapipe_models import setup_mediapipe
 
     wheel = tmp_path / "mediapipe-0.10.9-cp311-cp311-linux_x86_64.whl"
     with zipfile.ZipFile(wheel, "w") as z:
@@ -112,7 +113,7 @@ def test_no_traceback_at_exit_when_the_estimator_is_never_closed():
     import sys
     import textwrap
 
-    from core.estimators.mediapipe_pose import bundle_path
+    from core.mediapipe_models import bundle_path
     from tests.conftest import PROJECT_ROOT
 
     if not bundle_path().exists():

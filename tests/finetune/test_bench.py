@@ -13,7 +13,7 @@ from tests.conftest import shared_path
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="optional extra not installed: mediapipe")
 def test_bench_labels_the_real_session_and_measures_ppt_before(tmp_path, capsys):
-    from core.estimators.mediapipe_pose import bundle_path
+    from core.mediapipe_models import bundle_path
 
     if not bundle_path().exists():
         pytest.skip("BlazePose weights not set up (ppt-mocap setup mediapipe)")

@@ -30,7 +30,7 @@ def test_scene3d_orbit_zoom_reset(qtbot):
     from PyQt6 import QtCore, QtGui
 
     from app.gui.scene3d import Scene3DView
-    from core.capture.studio import make_virtual_rig
+    from core.studio.sources import make_virtual_rig
 
     rig = make_virtual_rig("stereo2", realtime=False).studio.rig
     view = Scene3DView(width=320, height=240)

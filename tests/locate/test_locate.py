@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from core.capture.studio import make_virtual_rig
 from core.geometry import get_skeleton
 from core.locate import PersonLocator, create_detectors, make_locator
 from core.locate.association import associate
 from core.locate.boxes import box_of_points, crop_region, grow, iou, points_inside
 from core.locate.detectors import BackgroundSubtractionDetector, Detection, PersonDetector
-from core.locate.evaluate import BoxScore, run_located, truth_predict
 from core.processing import estimate_2d
 from core.records import Frame, FrameSet, Poses2D
+from core.studio.sources import make_virtual_rig
+from core.train.localisation import BoxScore, run_located, truth_predict
 
 H36M = get_skeleton("h36m17")
 
@@ -179,11 +179,11 @@ def test_a_view_where_the_person_is_outside_gets_no_box(two_people):
 
 
 def test_ppt_backend_needs_boxes_and_gives_no_2d_without_one(two_people):
-    from core.estimators import create_estimator
+    from core.estimators import build_backend
 
     vrig, sets = two_people
     rig = vrig.studio.rig
-    est = create_estimator("ppt", preset="multiview_ppt_s", num_threads=1)
+    est = build_backend("ppt", preset="multiview_ppt_s", num_threads=1)
     assert est.top_down
     with pytest.raises(ValueError, match="top-down"):
         est.estimate(sets[0], rig)
@@ -201,7 +201,7 @@ def test_ppt_backend_needs_boxes_and_gives_no_2d_without_one(two_people):
     locator = make_locator(est, rig, [det])
     poses, person = estimate_2d(est, locator, sets[0], rig)
     assert poses.box_source == person.source and "locate" in poses.timings and person.event == "person_found"
-    from core.capture.studio import StudioTruthEstimator
+    from core.estimators.studio_truth import StudioTruthEstimator
 
     assert make_locator(StudioTruthEstimator(vrig), rig) is None  # not top-down: no stage
 

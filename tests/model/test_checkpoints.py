@@ -9,12 +9,7 @@ import pytest
 import torch
 
 from core.model import CheckpointMismatchError, load_checkpoint, read_state_dict
-from core.model.checkpoints import (
-    NotAPyTorchFileError,
-    attention_naming,
-    convert_attention_naming,
-    matching_presets,
-)
+from core.model.checkpoints import NotAPyTorchFileError, attention_naming, convert_attention_naming, matching_presets
 from tests.conftest import shared_path
 from tests.model.models_cache import preset_model
 
@@ -207,7 +202,7 @@ def test_weights_only_refuses_arbitrary_objects(tmp_path):
 
 
 def test_demo_weights_reader_and_export_name_a_foreign_file(tmp_path):
-    from core.inference.demo import read_weights_file
+    from core.inference.weights import read_weights_file
     from core.train.export import export_weights
 
     (tmp_path / "notes.pth").write_text("hello")

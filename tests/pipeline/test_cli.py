@@ -1,6 +1,7 @@
 """The pipeline's command line: run, replay, export, cameras (headless, real data and the studio)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +39,15 @@ def test_run_record_replay_reprocess_and_export(tmp_path, capsys):
         assert (rec / "exports" / f"ransac.{fmt}").exists()
     assert main(["export", str(rec), "--format", "trc", "--result", "nope"]) == 2
     assert "no result set 'nope'" in capsys.readouterr().err
+    # The model backends re-process as `run` builds them: the demo weights through --backend ppt --weights (they
+    # describe their own architecture; replay once built the default preset and failed a strict load) and demo.
+    demo_weights = str(Path(__file__).resolve().parents[2] / "assets" / "weights" / "multiview_ppt_demo.pth")
+    for name, backend in (("ppt_demo", ["--backend", "ppt", "--weights", demo_weights]), ("demo", ["--backend", "demo"])):
+        assert main(["replay", str(rec), "--reprocess", "--name", name, *backend, "--stop", "3",
+                     "--torch-threads", "1"]) == 0, capsys.readouterr().err
+        assert "re-processed 3 frame sets with ppt" in capsys.readouterr().out
+        settings = json.loads((rec / "results" / name / "settings.json").read_text())
+        assert settings["estimator"]["weights"].endswith("multiview_ppt_demo.pth")
 
 
 def test_bad_inputs_are_clear_messages(tmp_path, capsys):

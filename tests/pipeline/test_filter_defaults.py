@@ -102,8 +102,8 @@ def test_offline_run_record_replay_and_export_default_to_zero_phase_butterworth(
 def test_mediapipe_offline_run_with_defaults_is_within_50_mm_of_the_reference_without_filter_lag(tmp_path):
     """The issue's command: Pose2Sim videos, --backend mediapipe --offline --export out.trc, default filter."""
     from core.bench.filters import reference_errors
-    from core.estimators.mediapipe_pose import bundle_path
     from core.geometry import get_skeleton
+    from core.mediapipe_models import bundle_path
     from core.session.replay import Session
 
     if not bundle_path().exists():

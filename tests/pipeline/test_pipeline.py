@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from core.capture.sources import SyntheticSource, VideoFileSource
-from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
 from core.estimators.files import OpenPoseJSONEstimator
+from core.estimators.studio_truth import StudioTruthEstimator
 from core.geometry import CameraRig, get_skeleton
 from core.geometry.skeletons import POSE2SIM_BODY25B_MARKERS
 from core.locate import PersonBoxes
@@ -16,6 +16,7 @@ from core.processing import PipelineSettings, triangulate_poses
 from core.records import Poses2D
 from core.session.export import write_points
 from core.session.trc import read_trc
+from core.studio.sources import make_virtual_rig, studio_sources
 from tests.conftest import shared_path, wait_for
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.capture.setup import open_sources, parse_source_specs
 from core.estimators import build_backend
 from core.geometry import CameraRig
-from core.inference.demo import DEMO_WEIGHTS
+from core.inference.weights import DEMO_WEIGHTS
 from core.model import build_model
+from core.run_spec import open_sources, parse_source_specs
 from tests.conftest import shared_path
 
 

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from core.capture.studio import make_virtual_rig
 from core.geometry import CameraRig, get_skeleton, triangulate_sequence
 from core.session.export import (bvh_joint_positions, export_points, read_bvh, read_c3d, write_bvh, write_c3d,
                                  write_points)
 from core.session.openpose_json import read_openpose_session
 from core.session.trc import read_trc
+from core.studio.sources import make_virtual_rig
 from tests.conftest import shared_path
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
+from core.estimators.studio_truth import StudioTruthEstimator
 from core.geometry.image_size import SizeMismatchError, scale_intrinsics
 from core.pipeline import Pipeline
 from core.processing import PipelineSettings
 from core.session.folder import SessionReader
 from core.session.replay import Session, load_results
+from core.studio.sources import make_virtual_rig, studio_sources
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,8 +126,10 @@ def test_recording_the_real_pose2sim_videos_keeps_every_frame_despite_the_8_px_m
 SCRIPT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
-    from core.pipeline import Pipeline, PipelineSettings
+    from core.estimators.studio_truth import StudioTruthEstimator
+    from core.pipeline import Pipeline
+    from core.processing import PipelineSettings
+    from core.studio.sources import make_virtual_rig, studio_sources
     vrig = make_virtual_rig("ring4", fps=15, seed=6)
     p = Pipeline(studio_sources(vrig), vrig.studio.rig, StudioTruthEstimator(vrig), PipelineSettings(filter=None))
     p.start()

@@ -5,11 +5,12 @@ import shutil
 import numpy as np
 import pytest
 
-from core.capture.studio import StudioTruthEstimator, make_virtual_rig
 from core.estimators.files import RecordedEstimator
+from core.estimators.studio_truth import StudioTruthEstimator
 from core.processing import PipelineSettings, reprocess_session
 from core.session.folder import SessionWriter
 from core.session.replay import Session, list_results, load_results
+from core.studio.sources import make_virtual_rig
 
 N = 24
 
@@ -97,7 +98,7 @@ def test_damaged_sessions_give_clear_messages_and_keep_the_rest(recorded, tmp_pa
 
 def test_replayed_results_carry_the_kept_tokens_and_draw_like_live(recorded, monkeypatch):
     """A PPT result set stores kept tokens with their crop affines, so replay draws the same token maps."""
-    from core.estimators.demo import create_demo_estimator
+    from core.estimators.ppt import create_demo_estimator
     from core.inference.token_mask import token_mask_image
     from core.locate.detectors import Detection, PersonDetector
 

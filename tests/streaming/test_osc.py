@@ -5,10 +5,11 @@ import socket
 import numpy as np
 import pytest
 
-from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
+from core.estimators.studio_truth import StudioTruthEstimator
 from core.pipeline import Pipeline
 from core.processing import PipelineSettings
 from core.streaming.osc import decode_osc, encode_bundle, encode_message, streamer_from_url
+from core.studio.sources import make_virtual_rig, studio_sources
 
 
 def test_message_encoding_matches_the_osc_spec():

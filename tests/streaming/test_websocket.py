@@ -8,11 +8,12 @@ import struct
 
 import numpy as np
 
-from core.capture.studio import StudioTruthEstimator, make_virtual_rig, studio_sources
+from core.estimators.studio_truth import StudioTruthEstimator
 from core.pipeline import Pipeline
 from core.processing import PipelineSettings
 from core.streaming.osc import streamer_from_url
 from core.streaming.websocket import accept_key
+from core.studio.sources import make_virtual_rig, studio_sources
 
 
 def test_accept_key_matches_rfc6455_example():

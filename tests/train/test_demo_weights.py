@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import core.inference.demo as demo
-from core.inference.demo import DEMO_WEIGHTS, load_demo_estimator, read_weights_file
+import core.inference.weights as demo
+from core.inference.weights import DEMO_WEIGHTS, load_demo_estimator, read_weights_file
 
 
 def test_demo_weights_file_is_small_fp16_and_self_describing():

@@ -76,7 +76,7 @@ def test_ground_truth_as_prediction_is_perfect(session):
 
 
 def test_model_evaluation_fused_and_single_view(session, tiny_weights):
-    from core.inference.demo import load_demo_estimator
+    from core.inference.weights import load_demo_estimator
 
     path, _ = tiny_weights
     est = load_demo_estimator(path, device="cpu", num_threads=1)
@@ -126,7 +126,7 @@ def test_cli_bad_input(session, tiny_weights, tmp_path, capsys):
 def test_session_without_ground_truth(session, tiny_weights, tmp_path):
     import shutil
 
-    from core.inference.demo import load_demo_estimator
+    from core.inference.weights import load_demo_estimator
 
     copy = tmp_path / "no_truth"
     shutil.copytree(session, copy)
@@ -139,7 +139,7 @@ def test_session_without_ground_truth(session, tiny_weights, tmp_path):
 
 
 def test_export_is_fp16_and_loads_back(tiny_weights):
-    from core.inference.demo import load_weights, read_weights_file
+    from core.inference.weights import load_weights, read_weights_file
 
     path, model = tiny_weights
     cfg, data = read_weights_file(path)
@@ -169,7 +169,7 @@ def test_dataset_paths_without_annotations(tmp_path):
 
 
 def test_real_frame_figures_run_on_the_shared_data(tiny_weights, capsys):
-    from core.inference.demo import load_demo_estimator
+    from core.inference.weights import load_demo_estimator
     from core.train.real_eval import eval_coco_people, eval_h36m_frames, eval_pose2sim
     from tests.conftest import shared_path
 
@@ -217,7 +217,7 @@ def test_mean_pose_baseline_is_what_evaluate_gives_a_mean_pose_model(session):
 def test_evaluation_with_located_boxes(session, tiny_weights, monkeypatch):
     """``--boxes locate``: the localisation stage runs on the frames in order (here with a detector that finds the
     studio's person exactly), views without a box count as misses; bad values are named."""
-    from core.inference.demo import load_demo_estimator
+    from core.inference.weights import load_demo_estimator
     from core.locate.detectors import Detection, PersonDetector
     from core.session.folder import SessionReader
 

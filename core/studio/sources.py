@@ -6,8 +6,7 @@ offsets and jitter included); rendering is shared through the rig's thread-safe 
 renders the whole set once. A source that falls behind by more than a frame skips ahead (counted by the capture
 thread as missed frames), as a camera with a one-frame buffer does.
 
-:class:`StudioTruthEstimator` returns the studio's exact 2D keypoints (H36M-17) as a 2D backend: the pipeline's
-triangulation and filtering can then be checked against the ground-truth 3D.
+The studio's exact 2D as a 2D backend is :class:`core.estimators.studio_truth.StudioTruthEstimator`.
 """
 
 from __future__ import annotations
@@ -15,22 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 
-import numpy as np
-
 from core.capture.sources import LatestSlot, Source, SourceError
-from core.estimators.base import Estimator, check_frame_set
-from core.geometry import CameraRig, get_skeleton
-from core.records import FrameSet, Poses2D
+from core.studio.studio import make_studio
+from core.studio.virtual_rig import VirtualRig
 
 log = logging.getLogger(__name__)
 
 
 def make_virtual_rig(preset: str = "ring4", size: tuple[int, int] = (640, 480), fps: float = 30.0,
                      motion: str = "walk", seed: int = 0, realtime: bool = True, **studio_options):
-    """A :class:`core.studio.VirtualRig` on a preset studio (imports the studio lazily)."""
-    from core.studio import make_studio
-    from core.studio.virtual_rig import VirtualRig
-
+    """A :class:`VirtualRig` on a preset studio."""
     studio = make_studio(preset, size=size, fps=fps, motion=motion, seed=seed, **studio_options)
     return VirtualRig(studio, realtime=realtime)
 
@@ -128,34 +121,3 @@ def studio_sources(vrig, names: list[str] | None = None) -> list[StudioCameraSou
     """One source per camera of ``vrig`` (or of ``names``), sharing one rendering driver."""
     driver = _StudioDriver(vrig)
     return [StudioCameraSource(vrig, n, driver) for n in (names or vrig.camera_names)]
-
-
-class StudioTruthEstimator(Estimator):
-    """The studio's exact 2D keypoints of the first person (H36M-17 joints), as a 2D backend (tests, soak).
-
-    Joints hidden by the depth test get confidence ``hidden_confidence`` (0 drops them).
-    """
-
-    name = "studio-truth"
-
-    def __init__(self, vrig, hidden_confidence: float = 0.0) -> None:
-        self.vrig = vrig
-        self.skeleton = get_skeleton("h36m17")
-        self.hidden_confidence = hidden_confidence
-        self.description = "exact 2D keypoints of the virtual studio (ground truth, no model)"
-
-    def estimate(self, frame_set: FrameSet, rig: CameraRig) -> Poses2D:
-        check_frame_set(frame_set, rig)
-        C, J = len(rig), self.skeleton.num_joints
-        kp = np.full((C, J, 2), np.nan)
-        conf = np.zeros((C, J))
-        names = self.vrig.camera_names
-        for c, cam in enumerate(rig.names):
-            frame = frame_set.frames.get(cam)
-            if frame is None:
-                continue
-            truth = self.vrig.truth(frame.index)
-            i = names.index(cam)
-            kp[c] = truth.joints_2d[i, 0, :J]
-            conf[c] = np.where(truth.visible[i, 0, :J], 1.0, self.hidden_confidence)
-        return Poses2D(rig.names, kp, conf, self.skeleton, frame_index=frame_set.index)
