@@ -472,8 +472,10 @@ class Trainer:
         self.crops_seen = int(last.get("crops", 0))
         self.fused_crops = int(last.get("fused_crops", 0))
         self.elapsed_minutes = float(last.get("minutes", 0.0))
-        log.info("continuing from %s at epoch %d, %d crops (optimizer state starts afresh)", path,
-                 self.start_epoch, self.crops_seen)
+        self.scheduler.last_epoch = self.start_epoch  # the learning rate continues where the run was, too
+        self._follow_config_milestones()
+        log.info("continuing from %s at epoch %d, %d crops, lr %.1e (optimizer state starts afresh)", path,
+                 self.start_epoch, self.crops_seen, self.optimizer.param_groups[0]["lr"])
 
     def _load(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)

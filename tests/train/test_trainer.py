@@ -272,9 +272,10 @@ def test_a_run_continues_from_its_exported_weights_when_the_run_folder_is_gone(t
     weights = export_weights(tmp_path / "run" / "last.pth", tmp_path / "committed.pth")
     shutil.rmtree(tmp_path / "run")
     raw["model"] = {**raw["model"], "continue_from": str(weights)}
-    raw["optim"] = {**raw["optim"], "epochs": 3}
+    raw["optim"] = {**raw["optim"], "epochs": 3, "milestones": [2], "gamma": 0.1}
     again = Trainer(ExperimentConfig.from_dict(raw))
     assert again.start_epoch == 2 and again.crops_seen == first.crops_seen == 64
+    assert again.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)  # the lr step at epoch 2 has passed
     torch.testing.assert_close(again.model.features.keypoint_token, first.model.features.keypoint_token,
                                atol=1e-3, rtol=1e-3)  # the file is fp16
     again.fit()
