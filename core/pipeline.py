@@ -31,7 +31,8 @@ from typing import Callable
 
 import numpy as np
 
-from core.capture.sources import CaptureThread, LatestSlot, Source
+from core.capture.slots import LatestSlot
+from core.capture.sources import CaptureThread, Source
 from core.capture.sync import FrameSynchronizer
 from core.estimators.base import Estimator
 from core.events import EventBus
@@ -152,7 +153,7 @@ class Pipeline:
             self._started = True
         if self.settings.torch_threads is not None:
             try:
-                import torch
+                import torch  # only when a backend runs on PyTorch: the others never load it
 
                 torch.set_num_threads(int(self.settings.torch_threads))
             except ImportError:
@@ -174,9 +175,12 @@ class Pipeline:
             self.events.publish("warning", m.message, m.camera, size_mismatch=m.as_dict())
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop capture and processing, close the recording; waits up to ``timeout`` s per thread."""
+    def stop(self, timeout: float = 5.0, close_backend: bool = False) -> None:
+        """Stop capture and processing, close the recording; waits up to ``timeout`` s per thread. With
+        ``close_backend`` the 2D backend's native resources are released too (it cannot be reused)."""
         if self._stop.is_set():
+            if close_backend:
+                self.estimator.close()
             return
         self._stop.set()
         for cap in self._captures.values():
@@ -187,6 +191,8 @@ class Pipeline:
                 log.warning("pipeline thread %s did not end within %.1f s", t.name, timeout)
         self.stop_recording()
         self.processor.close()
+        if close_backend:
+            self.estimator.close()
         self.events.publish("pipeline_stopped", f"stopped after {self._results} results")
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -200,6 +206,11 @@ class Pipeline:
         self.stop()
 
     # -- outputs --------------------------------------------------------------------------------------
+    def backend_settings(self) -> dict:
+        """The 2D backend as recorded in manifests: ``backend``, ``description``, and for PPT ``weights``,
+        ``random_init``, ``pruning_layers``, ``fuse``, ... (:meth:`core.estimators.base.Estimator.settings`)."""
+        return dict(self.estimator.settings())
+
     def latest(self) -> PipelineResult | None:
         """The newest result (frame set, 2D, 3D, timings), or None before the first."""
         with self._lock:
@@ -304,7 +315,7 @@ class Pipeline:
                         continue  # the calibration does not describe its frames (the recorder still records them)
                     if frame is not None:
                         self._sync.push(frame, None if offline else time.perf_counter_ns())
-                    elif not self._captures[name].running and name not in self._sync._finished:
+                    elif not self._captures[name].running and not self._sync.is_finished(name):
                         self._sync.finish(name)
                 sets = self._sync.pop_all(None if offline else time.perf_counter_ns())
                 for fs in sets:

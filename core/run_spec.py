@@ -76,8 +76,7 @@ class RunSpec:
                                    ("butterworth_cutoff", self.butterworth_cutoff)) if v is not None}
         return PipelineSettings(mode=mode or ("offline" if self.offline else "live"), fps=self.fps,
                                 min_confidence=self.min_confidence,
-                                outliers=None if self.outliers in (None, "none") else self.outliers,
-                                filter=None if self.filter in (None, "none") else self.filter,
+                                outliers=self.outliers, filter=self.filter,  # "none" -> None there
                                 torch_threads=self.torch_threads, detectors=self.detectors, **tuned)
 
     def open_sources(self) -> "CaptureSetup":

@@ -37,3 +37,29 @@ def test_core_imports_without_qt_in_a_fresh_interpreter():
             "bad = [m for m in ('PyQt6', 'pyqtgraph', 'open3d') if m in sys.modules]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_layer_contracts_hold():
+    """pyproject.toml's import-linter contracts: core is layered (records at the bottom), calibration uses only
+    core.geometry, no package imports another that imports it back, and nothing below app imports Qt/Open3D."""
+    import subprocess
+    import sys
+
+    lint = Path(sys.executable).with_name("lint-imports")
+    if not lint.exists():
+        pytest.fail("lint-imports is missing: install the dev extra (pip install -e '.[dev]')")
+    proc = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "4 kept, 0 broken" in proc.stdout
+
+
+def test_the_contracts_name_every_package_of_core():
+    """A new package of core must be placed in the layers (otherwise nothing checks what it imports)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    named = {m.strip() for layer in layers for m in layer.split("|")}
+    packages = {f"core.{p.stem}" for p in (ROOT / "core").iterdir()
+                if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
+    assert packages == named, f"not in the layers: {sorted(packages - named)}; no longer in core: {sorted(named - packages)}"

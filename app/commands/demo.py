@@ -73,7 +73,7 @@ def _gui(args: argparse.Namespace) -> int:
     import os
 
     from app.gui.config import RunConfig
-    from app.gui.main import has_display
+    from app.gui.qt_app import has_display
 
     config = RunConfig(studio=args.studio, backend="demo")
     if has_display():

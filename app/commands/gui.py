@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.teach is not None and args.screenshot is None:
         raise ValueError("--teach needs --screenshot FILE (in the app: Sessions… -> Teach the model this session)")
     if args.screenshot is None and args.measure is None:
-        from app.gui.main import has_display, run_app
+        from app.gui.main import run_app
+        from app.gui.qt_app import has_display
 
         if not has_display():
             raise ValueError("no display (DISPLAY / WAYLAND_DISPLAY unset): use --screenshot FILE or --measure S, "

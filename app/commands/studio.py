@@ -162,7 +162,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _corpus(args: argparse.Namespace) -> int:
-    from core.studio.corpus import CorpusSpec, render_corpus
+    from core.train.corpus_render import CorpusSpec, render_corpus
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")

@@ -426,7 +426,7 @@ class CalibrationWizard(QtWidgets.QDialog):
 def run_wizard_headless(specs: list[str], board: str, square: str, screenshot: Path | None,
                         timeout: float = 600.0) -> dict:
     """Collect the images, solve and save a picture of the wizard (``ppt-mocap gui --wizard-images``)."""
-    from app.gui.main import application, wait_events
+    from app.gui.qt_app import application, wait_events
 
     application()
     wizard = CalibrationWizard()

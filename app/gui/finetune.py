@@ -328,7 +328,7 @@ class TeachDialog(QtWidgets.QDialog):
 def run_teach_headless(session: Path, screenshot: Path, weights: Path | None = None) -> dict:
     """Open the teach dialog on ``session`` (showing its run for ``weights``, default the demo weights), save a
     picture of it, close (``ppt-mocap gui --teach SESSION --screenshot FILE``)."""
-    from app.gui.main import application, wait_events
+    from app.gui.qt_app import application, wait_events
 
     application()
     dialog = TeachDialog(Path(session))

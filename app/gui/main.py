@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,21 +17,14 @@ from pathlib import Path
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from app.gui.config import GUI_BACKENDS, STUDIO_PRESETS, RunConfig, build_pipeline
+from app.gui.qt_app import APP, ORG, application, has_display, wait_events
 from app.gui.views import MocapViews, token_masks
 
 log = logging.getLogger(__name__)
 
-ORG, APP = "ppt-mocap", "ppt-mocap"
 DEFAULT_SESSIONS = Path.home() / "ppt-mocap" / "sessions"
 DISPLAY_INTERVAL_MS = 4  # the display timer polls latest() this often; it draws only new results
 METRICS_INTERVAL_MS = 500
-
-
-def has_display() -> bool:
-    """True when Qt can open windows: a DISPLAY / WAYLAND_DISPLAY, a QT_QPA_PLATFORM choice, or not Linux."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
 class _EventRelay(QtCore.QObject):
@@ -393,7 +385,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._display_times.clear()
         self.views.set_rig(pipeline.rig)
         self.views.plot_tabs.setCurrentWidget(self.views.latency)
-        self._set_backend_label(pipeline.estimator.description or pipeline.estimator.name)
+        self._set_backend_label(pipeline.backend_settings())
         self.save_settings()
         self.timer.start(DISPLAY_INTERVAL_MS)
         self._sync_controls()
@@ -409,16 +401,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.record_button.setChecked(False)
         self.record_button.blockSignals(False)
         try:
-            pipeline.stop()
+            pipeline.stop(close_backend=True)
         finally:
             pipeline.events.unsubscribe(self._relay.event.emit)
-            pipeline.estimator.close()
         self.rate_label.setText(f"stopped after {pipeline.metrics().results} results")
         self._sync_controls()
 
-    def _set_backend_label(self, text: str) -> None:
-        self.backend_label.setText(f"2D backend: {text}")
-        random = "RANDOM" in text.upper()
+    def _set_backend_label(self, backend: dict) -> None:
+        """``backend``: the pipeline's :meth:`core.pipeline.Pipeline.backend_settings`."""
+        self.backend_label.setText(f"2D backend: {backend.get('description') or backend.get('backend')}")
+        random = bool(backend.get("random_init"))
         self.backend_label.setStyleSheet("color: #c03030; font-weight: bold;" if random else "")
         self.setWindowTitle("ppt-mocap" + (" (RANDOM WEIGHTS: keypoints are meaningless)" if random else ""))
 
@@ -502,7 +494,7 @@ class MainWindow(QtWidgets.QMainWindow):
         t_tick = time.perf_counter()
         p2 = result.poses_2d
         if p2.kept_tokens and self.token_combo.count() != 2 + len(p2.kept_tokens):
-            layers = list(getattr(getattr(pipeline.estimator, "config", None), "pruning_layers", ()) or ())
+            layers = list(pipeline.backend_settings().get("pruning_layers", ()))
             self._set_token_stages(len(p2.kept_tokens), layers)
         self._set_joints(p2.skeleton)
         self.views.show_result(result.frame_set, p2.skeleton, p2.keypoints, p2.confidence, result.pose_3d.points,
@@ -649,20 +641,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
 
 # -- entry points ---------------------------------------------------------------------------------------
-_APP: list = []  # keeps the QApplication alive for the process
-
-
-def application(argv: list[str] | None = None) -> QtWidgets.QApplication:
-    """The process's QApplication (created once)."""
-    app = QtWidgets.QApplication.instance()
-    if app is None:
-        app = QtWidgets.QApplication(argv or [sys.argv[0]])
-        app.setOrganizationName(ORG)
-        app.setApplicationName(APP)
-        _APP.append(app)
-    return app
-
-
 def run_app(config: RunConfig | None = None, autostart: bool = False, session: Path | None = None,
             token_stage: int | None | bool = None) -> int:
     """Open the window and run the event loop (``ppt-mocap`` with no arguments); 2 when there is no display.
@@ -682,15 +660,6 @@ def run_app(config: RunConfig | None = None, autostart: bool = False, session: P
     elif autostart:
         QtCore.QTimer.singleShot(200, window.start_async)
     return app.exec()
-
-
-def wait_events(seconds: float) -> None:
-    """Process Qt events for ``seconds`` (headless runs and tests)."""
-    app = QtWidgets.QApplication.instance()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        time.sleep(0.002)
 
 
 def run_headless(screenshot: Path | None, after: float, config: RunConfig | None = None,
@@ -724,7 +693,7 @@ def run_headless(screenshot: Path | None, after: float, config: RunConfig | None
             r1, d1, b1, t1 = p.metrics().results, window.views.frames_shown, window.display_busy_s, time.monotonic()
             out.update(pipeline_fps=(r1 - r0) / (t1 - t0), display_fps=(d1 - d0) / (t1 - t0),
                        draw_ms=1000 * (b1 - b0) / max(1, d1 - d0), seconds=t1 - t0,
-                       backend=p.estimator.description, cameras=len(p.rig))
+                       backend=p.backend_settings().get("description"), cameras=len(p.rig))
         window.views.redraw(force_3d=True)
         wait_events(0.2)
         if screenshot is not None:

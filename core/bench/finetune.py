@@ -107,7 +107,7 @@ def ppt_3d(weights, preset: str, session, labels, frames: np.ndarray, trc: np.nd
     are fused as the weights run by default (not for our weights whose fusion was never trained)."""
     from core.geometry.skeletons import COCO17, H36M17
     from core.geometry.triangulation import triangulate
-    from core.inference.estimator import PoseEstimator2D
+    from core.inference.runner import PoseModelRunner
     from core.inference.weights import NotAWeightsFileError, load_demo_estimator
     from core.model import build_model, load_checkpoint
     from core.train.evaluate import gt_boxes
@@ -117,7 +117,7 @@ def ppt_3d(weights, preset: str, session, labels, frames: np.ndarray, trc: np.nd
     except NotAWeightsFileError:  # an official checkpoint
         model = build_model(preset)
         load_checkpoint(model, weights)
-        runtime = PoseEstimator2D(model.eval(), device="cpu", num_threads=threads)
+        runtime = PoseModelRunner(model.eval(), device="cpu", num_threads=threads)
     rig = session.rig
     multiview = runtime.multiview
     skeleton = H36M17 if multiview else COCO17

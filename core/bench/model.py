@@ -173,9 +173,9 @@ def _estimator_figures(args: argparse.Namespace) -> dict:
     """End to end (crops, rays, forward, decoding) for V views of 1000x1000 with cameras: frame sets per second."""
     import numpy as np
 
-    from core.inference import PoseEstimator2D
+    from core.inference import PoseModelRunner
 
-    est = PoseEstimator2D(build_model("multiview_ppt_s").eval(), "cpu", optimize=args.impl == "fast",
+    est = PoseModelRunner(build_model("multiview_ppt_s").eval(), "cpu", optimize=args.impl == "fast",
                           compile=getattr(args, "compile", "none"))
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (1000, 1000, 3), dtype=np.uint8) for _ in range(args.views)]

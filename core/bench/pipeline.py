@@ -9,8 +9,8 @@ decoding) in a tight loop on one frame set; runs alternate (model, pipeline, mod
 Figures: frame sets per second of both, their ratio (target >= 0.9), the pipeline's latency per stage
 (glass-to-skeleton = camera capture stamp to filtered 3D), and the person-localisation stage's ms per frame set
 while tracking beside the model's (preprocess + forward + decode) in the same results (target < 5 %), with the
-frame sets it spent searching. Until the demo weights exist the model is randomly
-initialised (same cost, meaningless keypoints), which the output says.
+frame sets it spent searching. The model is the demo backend (the shipped demo weights; a labelled random
+initialisation of the same architecture where they are missing, at the same cost).
 """
 
 from __future__ import annotations

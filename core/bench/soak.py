@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="run length in minutes (default 10)")
     parser.add_argument("--seconds", type=float, default=None, help="run length in seconds (overrides --minutes)")
     parser.add_argument("--backend", choices=("ppt", "studio-truth"), default="ppt",
-                        help="ppt: the demo model (random init until its weights ship); studio-truth: exact 2D")
+                        help="ppt: the demo model on the shipped demo weights; studio-truth: exact 2D")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--fps", type=float, default=15.0, help="studio frame rate (rendering is the CPU's work)")
     parser.add_argument("--outage", type=float, default=None, help="seconds camera 2 is off (default 10%% of the run)")

@@ -5,7 +5,7 @@ or phone stream (:class:`URLSource`, RTSP or HTTP MJPEG), a video file (:class:`
 (:class:`ImageFolderSource`), or generated frames (:class:`SyntheticSource`; the virtual studio wraps in
 :mod:`core.studio.sources`). A :class:`CaptureThread` runs one source: it stamps every image with the host's
 monotonic clock (``time.perf_counter_ns()``) and wall time, hands the :class:`~core.records.Frame` to its
-sinks (a :class:`LatestSlot`, the recorder), counts drops, and reconnects with exponential backoff when a live
+sinks (a :class:`~core.capture.slots.LatestSlot`, the recorder), counts drops, and reconnects with exponential backoff when a live
 camera fails, publishing ``camera_lost`` / ``camera_back`` events. A failed camera never stops the others.
 
 File sources stamp frames with their media time (``start + index / fps``) so several files stay in step whether
@@ -28,6 +28,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from core.capture.slots import LatestSlot
 from core.events import EventBus
 from core.records import Frame
 
@@ -39,54 +40,6 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mjpg", ".mj
 
 class SourceError(RuntimeError):
     """A source could not be opened or read; the message names the source and the cause."""
-
-
-class LatestSlot:
-    """One-slot buffer: a new frame overwrites an unread one (counted in ``dropped``).
-
-    With ``blocking=True`` (offline processing of files) :meth:`put` waits instead until the slot is read, so
-    nothing is dropped; memory stays bounded either way.
-    """
-
-    def __init__(self, blocking: bool = False, notify: threading.Event | None = None) -> None:
-        self.blocking = blocking
-        self._cond = threading.Condition()
-        self._notify = notify
-        self._item = None
-        self.dropped = 0
-        self.put_count = 0
-
-    def put(self, item, stop: threading.Event | None = None) -> bool:
-        """Store ``item``; returns False if it overwrote an unread item (or if ``stop`` ended a blocking wait)."""
-        with self._cond:
-            if self.blocking:
-                while self._item is not None:
-                    if stop is not None and stop.is_set():
-                        return False
-                    self._cond.wait(0.05)
-            overwrote = self._item is not None
-            if overwrote:
-                self.dropped += 1
-            self._item = item
-            self.put_count += 1
-            self._cond.notify_all()
-        if self._notify is not None:
-            self._notify.set()
-        return not overwrote
-
-    def get(self, timeout: float | None = None):
-        """Take the item (emptying the slot); waits up to ``timeout`` s; ``None`` if there is none."""
-        with self._cond:
-            if self._item is None and timeout:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            if item is not None:
-                self._cond.notify_all()
-            return item
-
-    def peek(self):
-        with self._cond:
-            return self._item
 
 
 class Source(ABC):

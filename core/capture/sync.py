@@ -120,6 +120,10 @@ class FrameSynchronizer:
         """Declare that ``camera`` sends no more frames (end of file): sets stop waiting for it."""
         self._finished.add(camera)
 
+    def is_finished(self, camera: str) -> bool:
+        """True once :meth:`finish` was called for ``camera``."""
+        return camera in self._finished
+
     def buffered(self, camera: str) -> int:
         """Frames buffered for ``camera``."""
         return len(self._buffers[camera])

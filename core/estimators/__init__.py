@@ -17,6 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.estimators.base import Estimator
+from core.estimators.files import OpenPoseJSONEstimator, RecordedEstimator
+from core.estimators.studio_truth import StudioTruthEstimator
 
 #: Every backend :func:`build_backend` builds, by name.
 BACKENDS = ("demo", "ppt", "mediapipe", "openpose-json", "recorded", "studio-truth")
@@ -55,8 +57,6 @@ def build_backend(backend: str, rig=None, *, virtual_rig=None, session=None, rec
             raise FileNotFoundError(f"weights file not found: {weights}")
         return PPTEstimator(preset=preset, weights=weights, num_threads=num_threads, device=device, **ppt_options)
     if backend in ("openpose-json", "openpose"):
-        from core.estimators.files import OpenPoseJSONEstimator
-
         if keypoints is None:
             raise ValueError("the openpose-json backend needs a keypoint folder (one JSON folder per camera)")
         cameras = list(rig.names) if rig is not None else list(getattr(session, "cameras", []) or [])
@@ -64,8 +64,6 @@ def build_backend(backend: str, rig=None, *, virtual_rig=None, session=None, rec
             raise ValueError("the openpose-json backend needs the calibration's camera names")
         return OpenPoseJSONEstimator(Path(keypoints), cameras)
     if backend == "recorded":
-        from core.estimators.files import RecordedEstimator
-
         if session is None:
             raise ValueError("the recorded backend re-uses a session's 2D: it works when re-processing a session")
         names = session.result_names()
@@ -76,8 +74,6 @@ def build_backend(backend: str, rig=None, *, virtual_rig=None, session=None, rec
     if backend == "studio-truth":
         if virtual_rig is None:
             raise ValueError("the studio-truth backend works with the live virtual studio only; choose demo or ppt")
-        from core.estimators.studio_truth import StudioTruthEstimator
-
         return StudioTruthEstimator(virtual_rig)
     from core.estimators.mediapipe_pose import MediaPipeEstimator  # imports mediapipe (optional extra)
 

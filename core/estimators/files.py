@@ -15,6 +15,7 @@ from core.estimators.base import Estimator, Stopwatch, check_frame_set
 from core.geometry import CameraRig, get_skeleton
 from core.records import FrameSet, Poses2D
 from core.session.openpose_json import read_openpose_folder
+from core.session.replay import Session
 
 log = logging.getLogger(__name__)
 SKELETON_BY_JOINTS = {25: "body25b", 17: "coco17"}
@@ -115,7 +116,6 @@ class RecordedEstimator(Estimator):
     name = "recorded"
 
     def __init__(self, session, result: str = "live") -> None:
-        from core.session.replay import Session
 
         sess = session if hasattr(session, "results") else Session(session)
         res = sess.results(result)

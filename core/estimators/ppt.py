@@ -1,4 +1,4 @@
-"""PPT 2D backend: one batched forward over all views of a frame set, through :class:`core.inference.PoseEstimator2D`.
+"""PPT 2D backend: one batched forward over all views of a frame set, through :class:`core.inference.PoseModelRunner`.
 
 Multi-view presets (``multiview_ppt_s``) run the views as one sample with the camera rays of every token (human-area
 fusion); single-view presets (``ppt_s``, ...) run the views as a batch. PPT is top-down: each view is cropped around
@@ -20,8 +20,10 @@ import numpy as np
 
 from core.estimators.base import Estimator, Stopwatch, check_frame_set
 from core.geometry import CameraRig, get_skeleton
+from core.inference.runner import PoseModelRunner
 from core.inference.weights import DEMO_WEIGHTS, NotAWeightsFileError, Weights, demo_model_config, read_weights
-from core.model import ModelConfig
+from core.locate.boxes import check_boxes
+from core.model import ModelConfig, build_model, load_checkpoint
 from core.records import FrameSet, Poses2D
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,6 @@ class PPTEstimator(Estimator):
                  num_threads: int | None = None, device: str | None = "auto", seed: int = 0) -> None:
         import torch
 
-        from core.inference.estimator import PoseEstimator2D
-        from core.model import build_model, load_checkpoint
 
         if weights is not None and not isinstance(weights, Weights):
             weights = read_weights(weights)  # the one read of the file
@@ -80,7 +80,7 @@ class PPTEstimator(Estimator):
         self.multiview = self.config.is_multiview
         self.fuse = (True if fuse is None else bool(fuse)) and self.multiview
         self.keep_ratio = keep_ratio
-        self.runtime = PoseEstimator2D(model, device=device, keep_ratio=keep_ratio, num_threads=num_threads)
+        self.runtime = PoseModelRunner(model, device=device, keep_ratio=keep_ratio, num_threads=num_threads)
         self.skeleton = get_skeleton(skeleton or ("h36m17" if self.multiview else "coco17"))
         if self.skeleton.num_joints != self.config.num_keypoints:
             raise ValueError(f"skeleton {self.skeleton.name} has {self.skeleton.num_joints} joints but model "
@@ -90,12 +90,12 @@ class PPTEstimator(Estimator):
         return {"backend": self.name, "preset": self.preset, "weights": str(self.weights) if self.weights else None,
                 "weights_sha256": self.weights_hash, "random_init": self.weights is None, "fuse": self.fuse,
                 "keep_ratio": self.keep_ratio if self.keep_ratio is not None else self.config.keep_ratio,
-                "skeleton": self.skeleton.name, "description": self.description}
+                "pruning_layers": list(self.config.pruning_layers), "skeleton": self.skeleton.name,
+                "description": self.description}
 
     def estimate(self, frame_set: FrameSet, rig: CameraRig, boxes: np.ndarray | None = None) -> Poses2D:
         """2D keypoints of the person in ``boxes`` ``(C, 4)`` (xywh px per rig camera, NaN row = no box): only the
         views with a frame and a box are cropped and run; the others get NaN keypoints and zero confidence."""
-        from core.locate.boxes import check_boxes
 
         check_frame_set(frame_set, rig)
         C, J = len(rig), self.skeleton.num_joints

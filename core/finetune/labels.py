@@ -23,7 +23,7 @@ earlier MediaPipe run). Per frame set:
    marked low-confidence by the teacher in a view where it saw the person.
 
 Stored in ``SESSION/labels/<name>/``: ``labels.npz`` (every frame set: labels, 3D, quality, the teacher's raw 2D),
-``crops.npz`` (the reliable frame sets as square person crops, the shard layout of :mod:`core.studio.corpus`, so
+``crops.npz`` (the reliable frame sets as square person crops, the shard layout of :mod:`core.train.corpus_render`, so
 :class:`core.train.corpus.CorpusDataset` cuts training items from them) and ``labels.json`` (teacher, settings,
 counts; written last, ``complete`` true).
 """
@@ -42,13 +42,18 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from core.estimators.mediapipe_pose import MediaPipeEstimator
+from core.geometry.calibration_io import load_rig
 from core.geometry.camera import CameraRig
 from core.geometry.occlusion import body_occlusion
 from core.geometry.skeletons import H36M17, Skeleton, convert_joints, teacher_to_h36m
 from core.geometry.triangulation import triangulate
 from core.inference.preprocess import apply_affine, warp_crop
+from core.processing import PipelineSettings, reprocess_session
+from core.session.folder import CALIBRATION, MANIFEST
+from core.session.replay import Session, load_results
 from core.studio.body import STUDIO_JOINTS
-from core.studio.corpus import Corpus, CorpusSpec, subject_crop
+from core.train.corpus_render import Corpus, CorpusSpec, subject_crop
 
 log = logging.getLogger(__name__)
 
@@ -292,8 +297,6 @@ def bootstrap_labels(rig: CameraRig, keypoints: np.ndarray, confidence: np.ndarr
 # ---------------------------------------------------------------------------------------------------------
 def check_session(path) -> "Session":  # noqa: F821 (core.session.replay.Session)
     """Open a session for labelling; :class:`LabelError` when it has no calibration, one camera or no frames."""
-    from core.session.folder import CALIBRATION, MANIFEST
-    from core.session.replay import Session
 
     path = Path(path)
     if not path.is_dir():
@@ -365,16 +368,13 @@ def run_teacher(session, teacher: str, result: str | None = None, overwrite: boo
         raise ValueError(f"teacher must be one of {TEACHERS}, got {teacher!r}")
     result = result or "mediapipe"
     if result in names and not overwrite:
-        from core.session.replay import load_results
 
         if load_results(session.path, result).complete:
             log.info("reusing the teacher's 2D in results/%s (pass overwrite to run it again)", result)
             return result
-    from core.processing import PipelineSettings, reprocess_session
 
     own = estimator is None
     if own:
-        from core.estimators.mediapipe_pose import MediaPipeEstimator
 
         estimator = MediaPipeEstimator()
     total = len(session)
@@ -391,7 +391,7 @@ def run_teacher(session, teacher: str, result: str | None = None, overwrite: boo
 
 def _crop_arrays(session, boot: Bootstrap, frames: np.ndarray, spec: CorpusSpec,
                  on_progress: ProgressFn | None = None) -> dict:
-    """The reliable frame sets ``frames`` as square person crops, in :mod:`core.studio.corpus`'s shard layout."""
+    """The reliable frame sets ``frames`` as square person crops, in :mod:`core.train.corpus_render`'s shard layout."""
     rig = session.rig
     C = len(rig)
     wanted = set(int(f) for f in frames)
@@ -573,7 +573,6 @@ class LabelSet:
 
     @property
     def rig(self) -> CameraRig:
-        from core.geometry.calibration_io import load_rig
 
         return load_rig(self.session / "calibration.toml")
 

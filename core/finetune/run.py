@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import torch
-
+from core.finetune.evaluate import evaluate_labels
 from core.finetune.labels import LabelSet
+from core.inference.weights import NotAWeightsFileError, file_sha256, read_weights_file
 from core.model import get_config
 from core.train.config import ExperimentConfig
+from core.train.export import export_weights
+from core.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,6 @@ class FinetuneOptions:
 def model_section(init, preset: str) -> dict:
     """``[model]`` of the run: our weights file describes its architecture (preset + overrides); any other file is
     an official checkpoint of ``preset``."""
-    from core.inference.weights import NotAWeightsFileError, read_weights_file
 
     try:
         config, _ = read_weights_file(init)
@@ -143,7 +144,6 @@ def build_config(opts: FinetuneOptions) -> ExperimentConfig:
 
 
 def _sha256(path, length: int = 16) -> str:
-    from core.inference.weights import file_sha256
 
     return file_sha256(path, length)
 
@@ -158,7 +158,6 @@ class _Progress:
         self.started = time.monotonic()
 
     def figures(self) -> dict:
-        from core.finetune.evaluate import evaluate_labels
 
         return evaluate_labels(self.trainer.model, self.label_sets, "held-out", self.holdout,
                                keep_ratio=self.trainer.config.keep_ratio.final, baseline=False)
@@ -217,8 +216,6 @@ def finetune(options: FinetuneOptions, on_progress: ProgressFn | None = None,
     """Run (or resume) a fine-tuning run; returns its summary (also in ``run_dir/finetune.json`` and the weights'
     metadata). ``on_progress(kind, info)``: ``"start"``, ``"step"``, ``"epoch"`` (held-out figures), ``"done"``;
     ``stop()`` returning True stops the run (:class:`FinetuneStopped`) at the next step."""
-    from core.train.export import export_weights
-    from core.train.trainer import Trainer
 
     opts = options.resolved()
     run_dir = Path(opts.run_dir)
@@ -244,7 +241,6 @@ def finetune(options: FinetuneOptions, on_progress: ProgressFn | None = None,
              for ls in label_sets}
     progress = _Progress(trainer, label_sets, opts.holdout, state, run_dir, on_progress, stop, opts.epochs)
     if trainer.is_main and "before" not in state:
-        from core.finetune.evaluate import evaluate_labels
 
         state.update(before=evaluate_labels(trainer.model, label_sets, "held-out", opts.holdout,
                                             keep_ratio=config.keep_ratio.final), history=[])

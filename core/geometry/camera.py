@@ -395,13 +395,13 @@ class CameraRig:
 
         ``units`` converts to "m" or "mm"; ``options`` are format-specific (``camera_type``, ``subject``).
         """
-        from core.geometry.calibration_io import load_rig
+        from core.geometry.calibration_io import load_rig  # the file formats build cameras: imported on use
 
         return load_rig(path, units=units, **options)
 
     def save(self, path) -> None:
         """Write the Anipose / Pose2Sim TOML layout (zero-padded ``[cam_00]`` sections, ``[metadata]``)."""
-        from core.geometry.calibration_io import save_toml
+        from core.geometry.calibration_io import save_toml  # (see load)
 
         save_toml(self, path)
 

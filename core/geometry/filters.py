@@ -112,10 +112,11 @@ class OneEuroFilter:
         return np.stack([self(frame, i / fps) for i, frame in enumerate(data)]) if len(data) else data.copy()
 
 
-def fill_gaps(data: np.ndarray, max_gap: int = 10) -> np.ndarray:
+def fill_gaps(data: np.ndarray, max_gap: int = 10, hold_ends: bool = False) -> np.ndarray:
     """Linearly interpolate NaN runs of at most ``max_gap`` frames inside each trajectory (T, ...).
 
-    Runs at the start or end and longer runs stay NaN.
+    Longer runs stay NaN; runs at the start or end too, unless ``hold_ends`` (then they take the first / last valid
+    value). A trajectory with no valid frame stays NaN.
     """
     data = np.asarray(data, dtype=np.float64)
     if data.ndim == 0:
@@ -134,8 +135,9 @@ def fill_gaps(data: np.ndarray, max_gap: int = 10) -> np.ndarray:
         edges = np.diff(np.r_[0, nan.astype(np.int8), 0])
         starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
         for s, e in zip(starts, ends):
-            if s > 0 and e < T and e - s <= max_gap:
-                col[s:e] = interp[s:e]
+            inside = s > 0 and e < T
+            if (inside and e - s <= max_gap) or (hold_ends and not inside):
+                col[s:e] = interp[s:e]  # np.interp holds the end values outside the valid range
     return flat.reshape(data.shape)
 
 

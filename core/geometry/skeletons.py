@@ -124,6 +124,16 @@ def get_skeleton(name: str) -> Skeleton:
         raise KeyError(f"unknown skeleton {name!r}; known: {sorted(SKELETONS)}") from None
 
 
+def joint_order(joint_names, skeleton: Skeleton) -> np.ndarray:
+    """Indices (J,) into ``joint_names`` of ``skeleton``'s joints, in the skeleton's order (e.g. a studio session's
+    ground truth, which holds more joints, read as Human3.6M-17); ``ValueError`` naming the joints it lacks."""
+    names = [str(n) for n in joint_names]
+    missing = [j for j in skeleton.joints if j not in names]
+    if missing:
+        raise ValueError(f"the joint list lacks {skeleton.name} joints {missing}; it has {names}")
+    return np.array([names.index(j) for j in skeleton.joints])
+
+
 def convert_joints(points: np.ndarray, source: Skeleton, target: Skeleton) -> np.ndarray:
     """Map joint arrays (..., J_source, D) to ``target``'s joints (..., J_target, D).
 

@@ -25,7 +25,7 @@ CONVENTIONS = ("unbiased", "hrnet")
 
 
 @dataclass(frozen=True)
-class Pipeline:
+class InputRecipe:
     """How a model family expects its input: crop convention, colour order, box padding and heatmap decoder."""
 
     name: str
@@ -35,19 +35,19 @@ class Pipeline:
     padding: float = 1.25
 
 
-PIPELINES = {
+INPUT_RECIPES = {
     # Single-view PPT / TokenPose (COCO): unbiased affine, RGB, DARK decoding.
-    "darkpose": Pipeline("darkpose", convention="unbiased", rgb=True, decoder="dark"),
+    "darkpose": InputRecipe("darkpose", convention="unbiased", rgb=True, decoder="dark"),
     # Multi-view PPT (Human3.6M): HRNet affine, BGR fed as is, argmax + quarter offset.
-    "hrnet": Pipeline("hrnet", convention="hrnet", rgb=False, decoder="argmax"),
+    "hrnet": InputRecipe("hrnet", convention="hrnet", rgb=False, decoder="argmax"),
 }
 
 
-def get_pipeline(name: str) -> Pipeline:
+def get_input_recipe(name: str) -> InputRecipe:
     try:
-        return PIPELINES[name]
+        return INPUT_RECIPES[name]
     except KeyError:
-        raise ValueError(f"unknown pipeline {name!r}; expected one of {sorted(PIPELINES)}") from None
+        raise ValueError(f"unknown input recipe {name!r}; expected one of {sorted(INPUT_RECIPES)}") from None
 
 
 def _check_convention(convention: str) -> None:

@@ -3,7 +3,7 @@
     from core.inference.weights import read_weights, load_weights, load_demo_estimator
     w = read_weights("some.pth")                      # Weights: config (ours) or None (official), state_dict, meta
     model = load_weights("runs/demo_multiview/best.pth")   # any file our trainer or exporter wrote, ready
-    est = load_demo_estimator()                       # PoseEstimator2D on assets/weights/multiview_ppt_demo.pth
+    est = load_demo_estimator()                       # PoseModelRunner on assets/weights/multiview_ppt_demo.pth
 
 Our weights file holds ``state_dict`` (float16 or float32 tensors) and ``model_config`` (the fields of
 :class:`core.model.ModelConfig`), so it rebuilds its own architecture, plus ``meta`` (what it was trained on); see
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import tomllib
 
-from core.model import ModelConfig, build_model, load_checkpoint
+from core.inference.runner import PoseModelRunner
+from core.model import ModelConfig, build_model, get_config, load_checkpoint
 from core.model.checkpoints import load_torch_file
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,6 @@ def read_weights_file(path) -> tuple[ModelConfig, dict]:
 
 def demo_model_config() -> ModelConfig:
     """The demo architecture (``configs/demo_multiview.toml`` [model]), else the plain ``multiview_ppt_s`` preset."""
-    from core.model import get_config
 
     try:
         model = tomllib.loads(DEMO_CONFIG.read_text())["model"]
@@ -136,7 +136,6 @@ def load_weights(path, expect: ModelConfig | str | None = None):
     """
     config, data = read_weights_file(path)
     if expect is not None:
-        from core.model import get_config
 
         want = get_config(expect) if isinstance(expect, str) else expect
         diff = {f.name: (getattr(config, f.name), getattr(want, f.name)) for f in dataclasses.fields(ModelConfig)
@@ -150,13 +149,12 @@ def load_weights(path, expect: ModelConfig | str | None = None):
 
 
 def load_demo_estimator(path=None, **estimator_options):
-    """A ready :class:`core.inference.PoseEstimator2D` on the demo weights (or ``path``).
+    """A ready :class:`core.inference.PoseModelRunner` on the demo weights (or ``path``).
 
     Weights whose metadata says their fusion layers were never trained (``meta.fusion_trained`` false: the
     single-view stage of the demo recipe) run each view alone unless ``fuse`` is given. Raises
     ``FileNotFoundError`` naming the expected file when the weights are missing.
     """
-    from core.inference.estimator import PoseEstimator2D
 
     path = Path(path) if path is not None else DEMO_WEIGHTS
     if not path.exists() and path.resolve() == DEMO_WEIGHTS:
@@ -169,4 +167,4 @@ def load_demo_estimator(path=None, **estimator_options):
     load_checkpoint(model, data["state_dict"])
     if "fuse" not in estimator_options and not (data.get("meta") or {}).get("fusion_trained", True):
         estimator_options["fuse"] = False
-    return PoseEstimator2D(model.eval(), **estimator_options)
+    return PoseModelRunner(model.eval(), **estimator_options)

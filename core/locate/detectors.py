@@ -24,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.mediapipe_models import bundle_path
+
 log = logging.getLogger(__name__)
 
 DETECTORS = ("mog2", "knn", "mediapipe")
@@ -151,7 +153,6 @@ class MediaPipePersonDetector(PersonDetector):
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as exc:
             raise ImportError(f"the mediapipe person detector is not installed: {MEDIAPIPE_INSTALL}") from exc
-        from core.mediapipe_models import bundle_path
 
         path = Path(model_path) if model_path else bundle_path("full")
         if not path.exists():
@@ -194,7 +195,6 @@ def mediapipe_available() -> tuple[bool, str]:
         import mediapipe  # noqa: F401
     except ImportError:
         return False, f"mediapipe is not installed ({MEDIAPIPE_INSTALL})"
-    from core.mediapipe_models import bundle_path
 
     if not bundle_path("full").exists():
         return False, f"its model is not set up ({bundle_path('full')} missing: run `ppt-mocap setup mediapipe`)"

@@ -18,6 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core.model.config import get_config, preset_names
+from core.model.models import build_model
+
 _TP_ATTN = re.compile(r"(layers\.\d+\.0\.)fn\.(norm\.|fn\.)")  # tokenpose naming -> ppt naming
 _PPT_ATTN = re.compile(r"(layers\.\d+\.0\.)(norm\.|fn\.to_)")  # ppt naming -> tokenpose naming
 
@@ -174,7 +177,6 @@ def read_state_dict(source: str | Path | Mapping) -> tuple[dict[str, torch.Tenso
 @functools.lru_cache(maxsize=None)
 def preset_signature(name: str) -> dict[str, tuple[int, ...]]:
     """``{key: shape}`` of a preset's state dict (built on the meta device, no memory or init cost)."""
-    from core.model.models import build_model
 
     with torch.device("meta"):
         model = build_model(name, init=False)
@@ -183,7 +185,6 @@ def preset_signature(name: str) -> dict[str, tuple[int, ...]]:
 
 def matching_presets(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
     """Presets whose key names and shapes equal the state dict's (either attention naming)."""
-    from core.model.config import get_config, preset_names
 
     found = []
     for name in preset_names():

@@ -40,6 +40,7 @@ import numpy as np
 
 from core.geometry.calibration_io import CalibrationFileError, load_rig
 from core.geometry.camera import CameraRig
+from core.geometry.image_size import reconcile_size
 from core.records import Frame, FrameSet
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,6 @@ class SessionWriter:
     # ----------------------------------------------------------------------------------------------
     def _size_mismatch(self, name: str, image: np.ndarray) -> None:
         """A camera's first frame differs in size from its calibration: adapt or note it (never refuse)."""
-        from core.geometry.image_size import reconcile_size
 
         cam, mismatch = reconcile_size(self.rig[name], (image.shape[1], image.shape[0]))
         if mismatch is None:

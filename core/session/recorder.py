@@ -33,9 +33,10 @@ import numpy as np
 from core.capture.sync import FrameSynchronizer
 from core.events import EventBus
 from core.geometry import CameraRig
+from core.geometry.filters import butterworth_filter
 from core.geometry.skeletons import Skeleton
 from core.records import Frame
-from core.session.folder import read_json, write_json_atomic
+from core.session.folder import SessionWriter, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,6 @@ def smooth_result_set(folder, fps: float, cutoff: float, order: int = 4) -> bool
     (:func:`core.geometry.filters.butterworth_filter`, ``order`` of the whole filter, ``cutoff`` Hz) of its
     ``raw_points_3d``, laid out on consecutive frames by ``frame_index`` (gaps stay gaps). Returns False when the
     set has no 3D to filter."""
-    from core.geometry.filters import butterworth_filter
 
     path = Path(folder) / "poses_3d.npz"
     if not path.exists():
@@ -286,7 +286,6 @@ class Recorder:
                  settings: dict | None = None, result_name: str = "live", skeleton: Skeleton | None = None,
                  source: dict | None = None, queue_seconds: float = 4.0, overwrite: bool = False,
                  record_results: bool = True, size_mismatches: list | None = None) -> None:
-        from core.session.folder import SessionWriter
 
         self.folder = Path(folder)
         self.rig = rig

@@ -19,7 +19,7 @@ import numpy as np
 from core.capture.sync import group_frames
 from core.geometry.skeletons import get_skeleton
 from core.records import Frame, FrameSet, Poses2D
-from core.session.folder import read_json
+from core.session.folder import SessionReader, read_json
 from core.session.recorder import BOX_SOURCE_CODES, RESULTS_DIR, load_result_chunks
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,6 @@ class Session:
     """
 
     def __init__(self, path, offsets_ms: dict[str, float] | None = None) -> None:
-        from core.session.folder import SessionReader
 
         self.path = Path(path)
         self.reader = SessionReader(self.path)

@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from core.streaming.websocket import WebSocketStreamer
+
 log = logging.getLogger(__name__)
 
 _IMMEDIATELY = struct.pack(">Q", 1)
@@ -168,7 +170,6 @@ def streamer_from_url(url: str):
     if not parsed.hostname or parsed.port is None:
         raise ValueError(f"stream URL {url!r} needs a host and a port, e.g. osc://127.0.0.1:9000")
     if parsed.scheme == "ws":
-        from core.streaming.websocket import WebSocketStreamer
 
         return WebSocketStreamer(parsed.hostname, parsed.port)
     return OSCStreamer(parsed.hostname, parsed.port, prefix=parsed.path or "/ppt")

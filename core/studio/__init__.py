@@ -2,13 +2,15 @@
 
 Main entry points: :func:`make_studio` / :class:`Studio` (render frames with :class:`FrameTruth`),
 :class:`VirtualRig` (a live, timestamped capture source), :func:`make_rig` (camera presets),
-:func:`random_scene` (actors, motions, room, props, lights). Training datasets live in
-:mod:`core.studio.datasets` (imports PyTorch), the camera-placement planner in :mod:`core.studio.planner`.
+:func:`random_scene` (actors, motions, room, props, lights), :mod:`core.studio.sources` (the studio as capture
+sources), the camera-placement planner in :mod:`core.studio.planner`. Training data cut from the studio lives with
+the trainer: :mod:`core.train.studio_crops` (on-the-fly crops) and :mod:`core.train.corpus_render` (the rendered
+corpus).
 """
 
 from core.studio.actor import Actor, Appearance, random_actor
-from core.studio.body import STUDIO_JOINTS, STUDIO_SKELETON, BodyPose, BodyShape, joint_indices
-from core.studio.motion import MOTIONS, Motion, make_motion
+from core.studio.body import STUDIO_JOINTS, STUDIO_SKELETON, BodyPose, BodyShape, Motion, joint_indices
+from core.studio.motion import MOTIONS, make_motion
 from core.studio.rig_presets import PRESETS, load_studio_rig, make_rig
 from core.studio.scene import Scene, random_scene
 from core.studio.studio import FrameTruth, Imperfections, Studio, StudioFrame, make_studio

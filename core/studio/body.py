@@ -15,11 +15,12 @@ of :mod:`core.geometry.skeletons` by name.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.geometry.skeletons import COCO17, H36M17, Skeleton
+from core.geometry.skeletons import COCO17, H36M17, Skeleton, get_skeleton
 
 # ------------------------------------------------------------------------------------------------
 # Segments and keypoints
@@ -50,7 +51,6 @@ STUDIO_SKELETON = Skeleton(
 def joint_indices(skeleton: Skeleton | str) -> np.ndarray:
     """Indices into :data:`STUDIO_JOINTS` giving ``skeleton``'s joints in its order, (J,)."""
     if isinstance(skeleton, str):
-        from core.geometry.skeletons import get_skeleton
 
         skeleton = STUDIO_SKELETON if skeleton == STUDIO_SKELETON.name else get_skeleton(skeleton)
     missing = [j for j in skeleton.joints if j not in STUDIO_JOINTS]
@@ -383,3 +383,18 @@ def standing_angles(T: int = 1) -> np.ndarray:
         a[:, DOF[f"{side}_knee_flex"]] = 3.0
         a[:, DOF[f"{side}_hip_abd"]] = 3.0
     return a
+
+
+class Motion(ABC):
+    """A motion: ``sample(shape, times)`` -> :class:`BodyPose` (T frames, world frame, metres). Generated motions are
+    in :mod:`core.studio.motion`, recorded ones in :mod:`core.studio.trajectory`."""
+
+    name = "motion"
+
+    @abstractmethod
+    def sample(self, shape: BodyShape, times: np.ndarray) -> BodyPose:
+        """Poses of an actor of ``shape`` at ``times`` (T,) seconds."""
+
+    def seats(self, shape: BodyShape, duration: float) -> list[tuple[np.ndarray, float, float]]:
+        """Stools this motion sits on within ``duration`` s: (pelvis xy (2,), yaw, pelvis height)."""
+        return []

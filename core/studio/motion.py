@@ -17,15 +17,15 @@ back through :class:`core.studio.trajectory.TrajectoryMotion`.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import math
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
-from core.studio.body import (
-    DOF, DOF_NAMES, STUDIO_JOINTS, BodyPose, BodyShape, forward_kinematics, standing_angles,
-)
+from core.studio.body import (DOF, DOF_NAMES, STUDIO_JOINTS, BodyPose, BodyShape, Motion, forward_kinematics,
+                              standing_angles)
+from core.studio.trajectory import TrajectoryMotion
 
 MOTIONS = ("walk", "turn", "squat", "arm_raise", "reach", "jump", "balance", "sit_to_stand", "mix")
 MIX_PARTS = ("walk", "turn", "squat", "arm_raise", "reach", "jump", "balance", "sit_to_stand")
@@ -584,20 +584,6 @@ SEGMENT_TYPES = {"turn": Turn, "squat": Squat, "arm_raise": ArmRaise, "reach": R
 
 
 # ------------------------------------------------------------------------------------------------
-class Motion(ABC):
-    """A motion: ``sample(shape, times)`` -> :class:`BodyPose` (T frames, world frame, metres)."""
-
-    name = "motion"
-
-    @abstractmethod
-    def sample(self, shape: BodyShape, times: np.ndarray) -> BodyPose:
-        """Poses of an actor of ``shape`` at ``times`` (T,) seconds."""
-
-    def seats(self, shape: BodyShape, duration: float) -> list[tuple[np.ndarray, float, float]]:
-        """Stools this motion sits on within ``duration`` s: (pelvis xy (2,), yaw, pelvis height)."""
-        return []
-
-
 class SegmentMotion(Motion):
     """A lazily generated sequence of segments, cross-faded over :data:`FADE_S` seconds.
 
@@ -758,7 +744,6 @@ def make_motion(name: str, shape: BodyShape | None, seed: int = 0, *, start_xy=(
         FileNotFoundError: a .trc path that does not exist.
     """
     if str(name).lower().endswith(".trc"):
-        from core.studio.trajectory import TrajectoryMotion
 
         return TrajectoryMotion.from_trc(name, recenter_xy=start_xy)
     if name not in MOTIONS:

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from core.studio.actor import Actor, Primitives, random_actor
-from core.studio.body import BodyPose
-from core.studio.motion import Motion, make_motion
-from core.studio.render import Backdrop, CameraRenderer, Lighting, MaterialTable
+from core.studio.body import BodyPose, Motion
+from core.studio.motion import make_motion
+from core.studio.render import Backdrop, CameraRenderer, Lighting, MaterialTable, plain_backdrop
 
 log = logging.getLogger(__name__)
 
@@ -509,7 +509,6 @@ class Scene:
     def backdrop(self, renderer: CameraRenderer, downscale: int = 1) -> Backdrop:
         """Bake this scene's static part for a camera."""
         if self.room is None:
-            from core.studio.render import plain_backdrop
 
             return plain_backdrop(renderer.camera.size)
         return bake_backdrop(renderer, self.room, self.props, downscale)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from core.capture.sources import LatestSlot, Source, SourceError
+from core.capture.slots import LatestSlot
+from core.capture.sources import Source, SourceError
 from core.studio.studio import make_studio
 from core.studio.virtual_rig import VirtualRig
 

@@ -21,10 +21,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
+from core.geometry.filters import fill_gaps
 from core.geometry.skeletons import POSE2SIM_BODY25B_MARKERS
 from core.session.trc import read_trc
-from core.studio.body import SEG, SEGMENTS, STUDIO_JOINTS, BodyPose, BodyShape, place_segments
-from core.studio.motion import Motion
+from core.studio.body import SEG, SEGMENTS, STUDIO_JOINTS, BodyPose, BodyShape, Motion, place_segments
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +77,11 @@ def marker_dict(markers: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
 
 
 def _fill_gaps(x: np.ndarray) -> np.ndarray:
-    """Linear interpolation of NaN frames along axis 0 (T, ...)."""
-    x = x.copy()
-    flat = x.reshape(x.shape[0], -1)
-    t = np.arange(x.shape[0])
-    for k in range(flat.shape[1]):
-        ok = np.isfinite(flat[:, k])
-        if not ok.any():
-            raise ValueError("a trajectory marker has no valid frame")
-        if not ok.all():
-            flat[:, k] = np.interp(t, t[ok], flat[ok, k])
-    return flat.reshape(x.shape)
+    """Every NaN frame along axis 0 (T, ...) filled: linear inside, the nearest valid value at the ends."""
+    x = np.asarray(x, dtype=np.float64)
+    if (~np.isfinite(x.reshape(len(x), -1))).all(axis=0).any():
+        raise ValueError("a trajectory marker has no valid frame")
+    return fill_gaps(x, max_gap=len(x), hold_ends=True)
 
 
 def fit_shape(m: dict[str, np.ndarray]) -> BodyShape:

@@ -1,4 +1,4 @@
-"""Training items cut from a rendered corpus (:mod:`core.studio.corpus`): ``[data] kind = "corpus"``.
+"""Training items cut from a rendered corpus (:mod:`core.train.corpus_render`): ``[data] kind = "corpus"``.
 
 Each item is cut from the stored crops with the model's crop convention at load time, so augmentation stays
 random per epoch while nothing is rendered:
@@ -9,7 +9,7 @@ random per epoch while nothing is rendered:
   view would break its camera geometry), and per token the world-frame viewing ray of its centre for the 3D
   positional encoding (PPT_SPEC 5.2; lens distortion removed).
 
-Items follow :class:`core.studio.datasets.StudioMultiView`'s layout (HRNet square crops, BGR, rounded
+Items follow :class:`core.train.studio_crops.StudioMultiView`'s layout (HRNet square crops, BGR, rounded
 Gaussian targets, Human3.6M-17 joints) for multi-view models, and :class:`StudioSingleView`'s (unbiased affine,
 RGB, sub-pixel targets, COCO-17) for single-view ones: ``image (V, 3, H, W)`` (no V for single-view models),
 ``heatmap (V, J, h, w)``, ``weight (V, J)``, ``rays (V, N, 3)``, and for evaluation ``joints (V, J, 2)`` model-crop
@@ -24,11 +24,11 @@ from torch.utils.data import Dataset
 
 from core.geometry.camera import Camera
 from core.geometry.skeletons import COCO17, H36M17
-from core.inference.preprocess import (apply_affine, box_to_center_scale, crop_affine, invert_affine,
-                                       normalize_crops, token_centers, warp_crop)
+from core.inference.preprocess import (apply_affine, box_to_center_scale, crop_affine, invert_affine, normalize_crops,
+                                       token_centers, warp_crop)
 from core.studio.body import joint_indices
-from core.studio.corpus import Corpus
 from core.train.augment import augment_person
+from core.train.corpus_render import Corpus
 from core.train.datasets import register_dataset
 from core.train.targets import rounded_gaussian_targets, unbiased_gaussian_targets
 

@@ -15,8 +15,8 @@ from torch.utils.data import Dataset
 _BUILDERS: dict[str, Callable[..., Dataset]] = {}
 #: kind -> module that registers it when imported.
 _LAZY = {
-    "studio-single": "core.studio.datasets",
-    "studio-multi": "core.studio.datasets",
+    "studio-single": "core.train.studio_crops",
+    "studio-multi": "core.train.studio_crops",
     "coco": "core.train.coco",
     "h36m-multi": "core.train.h36m",
     "corpus": "core.train.corpus",

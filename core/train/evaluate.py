@@ -29,11 +29,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from core.geometry.skeletons import H36M17
+from core.geometry.skeletons import H36M17, joint_order
+from core.geometry.triangulation import triangulate_sequence
+from core.locate import PersonLocator
+from core.session.folder import SessionReader
+from core.train.localisation import _subject_pick, model_predict, run_located
 from core.train.metrics import joint_detection_rate, mpjpe, pa_mpjpe, pck
 
 log = logging.getLogger(__name__)
@@ -81,14 +84,6 @@ def gt_boxes(joints_2d: np.ndarray) -> np.ndarray:
     return box
 
 
-def _h36m_index(joint_names) -> np.ndarray:
-    names = [str(n) for n in joint_names]
-    missing = [j for j in H36M17.joints if j not in names]
-    if missing:
-        raise ValueError(f"the session's ground truth lacks Human3.6M joints {missing}; it has {names}")
-    return np.array([names.index(j) for j in H36M17.joints])
-
-
 def predict_session(estimator, session, views: str = "all", stride: int = 1, max_frames: int | None = None,
                     boxes: str = "truth", detectors="auto"):
     """Run ``estimator`` over a session's frames with crops from ``boxes``: ``"truth"`` (the ground-truth 2D, as
@@ -103,7 +98,6 @@ def predict_session(estimator, session, views: str = "all", stride: int = 1, max
         raise ValueError(f"boxes must be 'truth' or 'locate', got {boxes!r}")
     if boxes == "locate":
         return _predict_located(estimator, session, views, stride, max_frames, detectors)
-    from core.session.folder import SessionReader
 
     reader = session if isinstance(session, SessionReader) else SessionReader(session)
     truth = reader.ground_truth()
@@ -111,7 +105,7 @@ def predict_session(estimator, session, views: str = "all", stride: int = 1, max
         raise ValueError(f"{reader.path} has no ground truth (ground_truth.npz): evaluation needs a studio session")
     if views not in ("all", "1"):
         raise ValueError(f"views must be 'all' or '1', got {views!r}")
-    idx = _h36m_index(truth.joint_names)
+    idx = joint_order(truth.joint_names, H36M17)
     gt2d = truth.joints_2d[:, :, idx]
     row_of = {int(f): i for i, f in enumerate(truth.frame_index)}
     cams = list(reader.rig)
@@ -143,9 +137,6 @@ def predict_session(estimator, session, views: str = "all", stride: int = 1, max
 def _predict_located(estimator, session, views: str, stride: int, max_frames: int | None, detectors):
     """:func:`predict_session` with ``boxes="locate"``: every frame set goes through the stage and the model in
     order; the figures use every ``stride``-th one."""
-    from core.locate import PersonLocator
-    from core.session.folder import SessionReader
-    from core.train.localisation import _subject_pick, model_predict, run_located
 
     reader = session if isinstance(session, SessionReader) else SessionReader(session)
     truth = reader.ground_truth()
@@ -187,16 +178,14 @@ def _predict_located(estimator, session, views: str, stride: int, max_frames: in
 def evaluate_session(estimator, session, views: str = "all", *, stride: int = 1, max_frames: int | None = None,
                      threshold_px: float = JDR_THRESHOLD_PX, boxes: str = "truth",
                      detectors="auto") -> SessionEvaluation:
-    """Evaluate a :class:`core.inference.PoseEstimator2D` (multi-view model) on a studio session folder, with crops
+    """Evaluate a :class:`core.inference.PoseModelRunner` (multi-view model) on a studio session folder, with crops
     from the ground truth (``boxes="truth"``) or from the localisation stage (``"locate"``, see
     :func:`predict_session`)."""
-    from core.geometry.triangulation import triangulate_sequence
-    from core.session.folder import SessionReader
 
     reader = SessionReader(session)
     frames, kp, conf, fwd_ms = predict_session(estimator, reader, views, stride, max_frames, boxes, detectors)
     truth = reader.ground_truth()
-    idx = _h36m_index(truth.joint_names)
+    idx = joint_order(truth.joint_names, H36M17)
     rows = np.array([int(np.nonzero(truth.frame_index == f)[0][0]) for f in frames])
     gt2d = truth.joints_2d[rows][:, :, idx]  # (T, C, J, 2)
     vis = truth.visible[rows][:, :, idx].astype(bool)  # (T, C, J)
@@ -267,25 +256,3 @@ def format_table(result: SessionEvaluation) -> str:
                      f"{mm(pj['mpjpe_mm'][j]) if 'mpjpe_mm' in pj else '-':>10}")
     return "\n".join(lines)
 
-
-def compare_speed(model, keep_ratios=(0.7, 1.0), views: int = 4, reps: int = 10, fuse: bool = True) -> dict:
-    """Median forward ms of one ``views``-view frame set at each keep ratio, measured interleaved in one process
-    (so machine load affects every ratio alike). ``model``: a multi-view model (optimized for inference here)."""
-    import torch
-
-    from core.inference.optimize import optimize_for_inference
-
-    net = optimize_for_inference(model)
-    cfg = model.config
-    x = torch.randn(1, views, 3, *cfg.image_size)
-    rays = torch.nn.functional.normalize(torch.randn(1, views, cfg.num_patches, 3), dim=-1)
-    times: dict = {r: [] for r in keep_ratios}
-    with torch.inference_mode():
-        for r in keep_ratios:  # warm-up
-            net(x, rays, fuse=fuse, keep_ratio=r)
-        for _ in range(reps):
-            for r in keep_ratios:
-                t0 = time.perf_counter()
-                net(x, rays, fuse=fuse, keep_ratio=r)
-                times[r].append((time.perf_counter() - t0) * 1e3)
-    return {str(r): float(np.median(v)) for r, v in times.items()}

@@ -13,7 +13,7 @@ Figures:
 
 The truth box is the box of the subject's 17 Human3.6M truth joints, the crop ``ppt-mocap evaluate --boxes truth``
 feeds the model. The 2D fed back to the stage comes from ``pose``: ``"model"`` (a
-:class:`core.inference.PoseEstimator2D` on the located crops, as live), or ``"truth"`` (the truth 2D of the joints
+:class:`core.inference.PoseModelRunner` on the located crops, as live), or ``"truth"`` (the truth 2D of the joints
 inside each located crop, plus Gaussian noise: the stage with a good 2D model, independent of the weights).
 """
 
@@ -26,10 +26,16 @@ from typing import Callable, Iterable
 import numpy as np
 
 from core.geometry import CameraRig
-from core.geometry.skeletons import H36M17
+from core.geometry.calibration_io import load_rig
+from core.geometry.camera import Camera
+from core.geometry.skeletons import BODY25B, H36M17, joint_order
 from core.locate.boxes import box_of_points, crop_region, iou, points_inside
+from core.locate.detectors import create_detectors
 from core.locate.locator import PersonBoxes, PersonLocator
-from core.records import FrameSet
+from core.processing import PipelineSettings, triangulate_poses
+from core.records import Frame, FrameSet, Poses2D
+from core.session.folder import SessionReader
+from core.session.openpose_json import read_openpose_folder
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +51,6 @@ def run_located(locator: PersonLocator, rig: CameraRig, frame_sets: Iterable[Fra
     """Run the stage and a 2D predictor over frame sets in order, as the live pipeline does (locate, 2D on the
     boxes, triangulate, feed back). Yields ``(frame_set, PersonBoxes, keypoints (C, J, 2), confidence (C, J))``.
     ``on_start(first frame set)`` runs before the first one is located (e.g. to select the subject)."""
-    from core.processing import PipelineSettings, triangulate_poses
-    from core.records import Poses2D
 
     settings = PipelineSettings(mode="offline")
     first = True
@@ -63,7 +67,7 @@ def run_located(locator: PersonLocator, rig: CameraRig, frame_sets: Iterable[Fra
 
 
 def model_predict(estimator, rig: CameraRig, fuse: bool | None = None) -> Predict:
-    """A predictor running a :class:`core.inference.PoseEstimator2D` on the views that have a box and a frame;
+    """A predictor running a :class:`core.inference.PoseModelRunner` on the views that have a box and a frame;
     ``fuse``: default = the estimator's (weights whose fusion was never trained run each view alone)."""
 
     def predict(fs: FrameSet, boxes: np.ndarray):
@@ -181,13 +185,11 @@ def locate_session(session, *, pose: str = "truth", estimator=None, detectors="a
                    fuse: bool | None = None) -> dict:
     """Box figures of the stage on a studio session (module docstring), run on every frame set in order.
 
-    ``pose``: ``"truth"`` or ``"model"`` (needs ``estimator``, a :class:`core.inference.PoseEstimator2D` on a
+    ``pose``: ``"truth"`` or ``"model"`` (needs ``estimator``, a :class:`core.inference.PoseModelRunner` on a
     Human3.6M-17 model). ``aspect``: the model input's W/H (default: the estimator's, else 1). With
     ``select_subject`` the truth subject (the session's first person) is selected on the first frame set as a
     user's click would; otherwise the stage follows whoever it finds first.
     """
-    from core.session.folder import SessionReader
-    from core.train.evaluate import _h36m_index
 
     reader = session if isinstance(session, SessionReader) else SessionReader(session)
     truth = reader.ground_truth()
@@ -196,10 +198,10 @@ def locate_session(session, *, pose: str = "truth", estimator=None, detectors="a
     if pose not in ("truth", "model"):
         raise ValueError(f"pose must be 'truth' or 'model', got {pose!r}")
     if pose == "model" and estimator is None:
-        raise ValueError("pose='model' needs an estimator (core.inference.PoseEstimator2D)")
+        raise ValueError("pose='model' needs an estimator (core.inference.PoseModelRunner)")
     if aspect is None:
         aspect = 1.0 if estimator is None else estimator.config.image_size[1] / estimator.config.image_size[0]
-    idx = _h36m_index(truth.joint_names)
+    idx = joint_order(truth.joint_names, H36M17)
     row_of = {int(f): i for i, f in enumerate(truth.frame_index)}
     rig = reader.rig
     names = reader.camera_names
@@ -234,9 +236,6 @@ def locate_pose2sim(root, *, estimator=None, detectors="auto", min_confidence: f
     fresh search on every frame set (``detection``)."""
     import cv2
 
-    from core.geometry.calibration_io import load_rig
-    from core.records import Frame
-    from core.session.openpose_json import read_openpose_folder
 
     root = Path(root)
     rig = load_rig(root / "calibration.toml")
@@ -265,7 +264,6 @@ def locate_pose2sim(root, *, estimator=None, detectors="auto", min_confidence: f
             c.release()
     if aspect is None:
         aspect = 1.0 if estimator is None else estimator.config.image_size[1] / estimator.config.image_size[0]
-    from core.geometry.skeletons import BODY25B
 
     out = {"frames": len(sets), "cameras": rig.names}
     openpose = truth_predict(lambda i: ref[:, i], aspect, noise_px=0.0)
@@ -296,9 +294,6 @@ def locate_h36m_frames(root, detectors="mediapipe") -> dict:
     work): the stage's choice among the detections vs the box of the 17 truth joints."""
     import cv2
 
-    from core.geometry.camera import Camera
-    from core.locate.detectors import create_detectors
-    from core.records import Frame
 
     root = Path(root)
     data = np.load(root / "test_h36m_body3d.npz")

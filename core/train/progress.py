@@ -18,7 +18,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.geometry.skeletons import H36M17, joint_order
 from core.inference.decode import decode_argmax
+from core.inference.preprocess import box_to_center_scale, crop_affine, invert_affine
+from core.session.folder import SessionReader
+from core.train.evaluate import gt_boxes
 
 JDR_THRESHOLD_PX = 12.8
 
@@ -138,14 +142,13 @@ def _session_crops(session, stride: int, max_frames: int | None = None):
     """Ground-truth 2D ``(N, 17, 2)`` of every (frame, view) of a studio session with a box (every ``stride``-th
     frame, at most ``max_frames``, as ``ppt-mocap evaluate`` picks them), and the evaluation crops' affines
     ``(N, 2, 3)`` (square HRNet crops, padding 1.25, of a nominal 256 px side)."""
-    from core.session.folder import SessionReader
-    from core.train.evaluate import _h36m_index, gt_boxes
 
     reader = session if isinstance(session, SessionReader) else SessionReader(session)
     truth = reader.ground_truth()
     if truth is None:
         raise ValueError(f"{reader.path} has no ground truth (ground_truth.npz)")
-    gt = truth.joints_2d[:: max(1, stride)][:max_frames or None][:, :, _h36m_index(truth.joint_names)].reshape(-1, 17, 2)
+    h36m = joint_order(truth.joint_names, H36M17)
+    gt = truth.joints_2d[:: max(1, stride)][:max_frames or None][:, :, h36m].reshape(-1, 17, 2)
     boxes = gt_boxes(gt)
     ok = np.isfinite(boxes).all(1)
     return gt[ok], crop_affines(boxes[ok])
@@ -153,7 +156,6 @@ def _session_crops(session, stride: int, max_frames: int | None = None):
 
 def crop_affines(boxes: np.ndarray) -> np.ndarray:
     """Evaluation crop affines ``(N, 2, 3)`` (original -> 256 px square HRNet crop) of xywh boxes ``(N, 4)``."""
-    from core.inference.preprocess import box_to_center_scale, crop_affine
 
     center, scale = box_to_center_scale(boxes, 1.0, padding=1.25, convention="hrnet")
     return np.stack([crop_affine(c, s, (256, 256), convention="hrnet") for c, s in zip(center, scale)])
@@ -175,7 +177,6 @@ def session_mean_pose_baseline(session, stride: int = 1, threshold_px: float = J
     Returns ``median_px`` and ``jdr`` over every (frame, view, joint) with finite truth: the figures a model's
     ``error_2d_px_median`` and ``jdr`` compare with.
     """
-    from core.inference.preprocess import invert_affine
 
     gt, affines = _session_crops(session, stride, max_frames)
     mean_pose = session_mean_pose(session, stride, max_frames)

@@ -1,6 +1,6 @@
 """Single-view (and fused) figures of a Human3.6M-17 model on the real frames in ``../shared/data``.
 
-Each function takes a :class:`core.inference.PoseEstimator2D` on a multi-view model (its views run unfused,
+Each function takes a :class:`core.inference.PoseModelRunner` on a multi-view model (its views run unfused,
 i.e. as single-view PPT, unless stated) and the data folder, and returns a dict of figures. Crops come from
 ground-truth boxes (as :mod:`core.train.evaluate`). Distances are in original-image pixels; PCK@a counts a
 joint as correct within ``a`` times the longer side of the ground-truth box.
@@ -21,7 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.geometry.calibration_io import load_rig
 from core.geometry.skeletons import BODY25B, COCO17, H36M17
+from core.session.openpose_json import read_openpose_folder
 from core.train.evaluate import JDR_THRESHOLD_PX, gt_boxes
 from core.train.metrics import joint_detection_rate, pck
 
@@ -83,8 +85,6 @@ def eval_coco_people(estimator, root) -> dict:
 
 def eval_pose2sim(estimator, root, stride: int = 10, min_confidence: float = 0.3) -> dict:
     """Pose2Sim balancing recording vs OpenPose BODY_25B: {"single_view": ..., "fused": ...} figures."""
-    from core.geometry.calibration_io import load_rig
-    from core.session.openpose_json import read_openpose_folder
 
     root = Path(root)
     rig = load_rig(root / "calibration.toml")

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.capture.sources import (CaptureThread, ImageFolderSource, LatestSlot, SourceError, SyntheticSource, URLSource,
+from core.capture.slots import LatestSlot
+from core.capture.sources import (CaptureThread, ImageFolderSource, SourceError, SyntheticSource, URLSource,
                                   VideoFileSource, WebcamSource, list_cameras, source_from_spec)
 from core.events import EventBus
 from tests.capture.mjpeg_server import MJPEGServer

@@ -114,6 +114,9 @@ def test_fill_gaps_only_short_inner_runs():
     out = fill_gaps(x, max_gap=2)
     np.testing.assert_allclose(out[:5], [np.nan, 1, 2, 3, 4])
     assert np.isnan(out[5:8]).all() and np.isnan(out[-1])
+    held = fill_gaps(x, max_gap=len(x), hold_ends=True)  # everything filled, the ends take the nearest value
+    np.testing.assert_allclose(held, [1, 1, 2, 3, 4, 5, 6, 7, 8, 8])
+    assert np.isnan(fill_gaps(np.full(4, np.nan), hold_ends=True)).all()
 
 
 def test_skeletons_are_consistent():

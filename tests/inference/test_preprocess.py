@@ -17,7 +17,7 @@ from core.inference.preprocess import (
     camera_rays,
     crop_affine,
     full_frame_box,
-    get_pipeline,
+    get_input_recipe,
     invert_affine,
     normalize_crops,
     token_centers,
@@ -75,12 +75,12 @@ def test_bad_boxes(box):
         box_to_center_scale(np.array([box]), 0.75)
 
 
-def test_unknown_convention_and_pipeline():
+def test_unknown_convention_and_input_recipe():
     with pytest.raises(ValueError, match="convention"):
         crop_affine(np.zeros(2), np.ones(2), (256, 192), convention="dark")
-    with pytest.raises(ValueError, match="pipeline"):
-        get_pipeline("mmpose")
-    assert get_pipeline("hrnet").rgb is False and get_pipeline("darkpose").decoder == "dark"
+    with pytest.raises(ValueError, match="input recipe"):
+        get_input_recipe("mmpose")
+    assert get_input_recipe("hrnet").rgb is False and get_input_recipe("darkpose").decoder == "dark"
 
 
 @settings(max_examples=40, deadline=None)

@@ -8,7 +8,7 @@ import pytest
 
 from app.cli import main
 from core.bench.escape import first_crossing, summarize
-from core.studio.corpus import CorpusSpec, render_corpus
+from core.train.corpus_render import CorpusSpec, render_corpus
 
 
 def _rows(medians, baseline=10.0):

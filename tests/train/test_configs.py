@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 
-from core.studio.corpus import CorpusSpec, render_corpus
 from core.train.config import ExperimentConfig
+from core.train.corpus_render import CorpusSpec, render_corpus
 from core.train.export import export_weights
 from core.train.trainer import Trainer
 

@@ -11,8 +11,8 @@ import torch
 from core.geometry.camera import Camera
 from core.inference.preprocess import token_centers
 from core.model import get_config
-from core.studio.corpus import CorpusSpec, render_corpus
 from core.train.corpus import CorpusDataset
+from core.train.corpus_render import CorpusSpec, render_corpus
 from core.train.datasets import build_dataset
 from core.train.progress import escaped, pose_progress
 

@@ -4,8 +4,8 @@ import torch
 
 from core.geometry.camera import Camera
 from core.inference.preprocess import apply_affine, invert_affine, token_centers
-from core.studio.datasets import StudioMultiView, StudioSingleView
 from core.train.datasets import build_dataset
+from core.train.studio_crops import StudioMultiView, StudioSingleView
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 
 from app.cli import main
 from core.inference.preprocess import apply_affine
-from core.studio.corpus import Corpus, CorpusSpec, read_spec, render_corpus, shard_path
-from core.studio.datasets import StudioMultiView
+from core.train.corpus_render import Corpus, CorpusSpec, read_spec, render_corpus, shard_path
+from core.train.studio_crops import StudioMultiView
 
 SPEC = CorpusSpec(samples=3, views=2, seed=11, shard_size=2, crop_size=96)
 

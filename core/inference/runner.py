@@ -1,9 +1,12 @@
-"""``PoseEstimator2D``: numpy images in, 2D keypoints in original pixels out, one batched forward per frame set.
+"""``PoseModelRunner``: numpy images in, 2D keypoints in original pixels out, one batched forward per frame set.
 
-    est = PoseEstimator2D(model)                        # device "auto": CUDA if present, else CPU
+    est = PoseModelRunner(model)                        # device "auto": CUDA if present, else CPU
     res = est.estimate(images, boxes=None, cameras=[(K, R, t), ...])
     res.keypoints   # (V, J, 2) px in each original image;  res.confidence (V, J)
     res.kept_tokens # per pruning stage: (V, K_s) indices into the 16x16 token grid
+
+The model's runtime, not a 2D backend: :class:`core.estimators.ppt.PPTEstimator` (a backend of the pipeline) runs
+one per frame set on the person crops the localisation stage gives it.
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ from torch import nn
 from core.inference.decode import decode_heatmaps
 from core.inference.device import autocast_for, select_device, set_threads, synchronize
 from core.inference.optimize import compile_model, optimize_for_inference
-from core.inference.preprocess import (Pipeline, apply_affine, box_to_center_scale, crop_affine, full_frame_box,
-                                       get_pipeline, invert_affine, normalize_crops, token_rays, warp_crop)
+from core.inference.preprocess import (InputRecipe, apply_affine, box_to_center_scale, crop_affine, full_frame_box,
+                                       get_input_recipe, invert_affine, normalize_crops, token_rays, warp_crop)
 from core.model.models import MultiViewPoseModel, PoseModel
 
 
 @dataclass
 class PoseEstimate:
-    """2D result of :meth:`PoseEstimator2D.estimate` for V views (the pipeline wraps it into
+    """2D result of :meth:`PoseModelRunner.estimate` for V views (the pipeline wraps it into
     ``core.records.Poses2D`` with camera names and skeleton).
 
     ``keypoints (V, J, 2)`` px and ``confidence (V, J)`` (heatmap maxima) per original image;
@@ -83,11 +86,11 @@ def _camera_arrays(camera, view: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return K, R, t.reshape(3)
 
 
-class PoseEstimator2D:
+class PoseModelRunner:
     """Crops, one batched forward for all views, decoding back to original pixels.
 
     ``model``: a :class:`PoseModel` (views are a batch; cameras unused) or a :class:`MultiViewPoseModel`
-    (``fuse=True`` when cameras are given). ``pipeline``: ``"darkpose"`` (unbiased affine, RGB, DARK; default for
+    (``fuse=True`` when cameras are given). ``recipe``: ``"darkpose"`` (unbiased affine, RGB, DARK; default for
     single-view) or ``"hrnet"`` (HRNet affine, BGR, argmax + quarter offset; default for multi-view).
     ``optimize``: fold BatchNorm, channels_last, SDPA, exact shortcuts (outputs equal up to float rounding).
     ``compile``: ``False``/``"none"``, ``"backbone"`` (CNN only, seconds to compile) or ``True``/``"all"``
@@ -102,7 +105,7 @@ class PoseEstimator2D:
         device: str | torch.device | None = "auto",
         *,
         keep_ratio: float | None = None,
-        pipeline: str | None = None,
+        recipe: str | None = None,
         num_threads: int | None = None,
         optimize: bool = True,
         compile: bool | str = False,
@@ -117,7 +120,7 @@ class PoseEstimator2D:
         if fuse and not self.multiview:
             raise ValueError(f"fuse=True needs a multi-view model; {model.config.name} is single-view")
         self.fuse = self.multiview if fuse is None else bool(fuse)
-        self.pipeline: Pipeline = get_pipeline(pipeline or ("hrnet" if self.multiview else "darkpose"))
+        self.recipe: InputRecipe = get_input_recipe(recipe or ("hrnet" if self.multiview else "darkpose"))
         self.device = select_device(device)
         self.num_threads = set_threads(num_threads)
         self.keep_ratio = keep_ratio
@@ -186,7 +189,7 @@ class PoseEstimator2D:
             raise ValueError("fuse=True needs cameras (K, R, t) for every view to build the 3D positional encoding")
 
         h, w = cfg.image_size
-        pipe = self.pipeline
+        pipe = self.recipe
         centers, scales = box_to_center_scale(self._boxes(imgs, boxes), w / h, pipe.padding, pipe.convention)
         affines = np.stack([crop_affine(centers[i], scales[i], (h, w), 0.0, pipe.convention) for i in range(v)])
         crops = np.stack([warp_crop(imgs[i], affines[i], (h, w)) for i in range(v)])

@@ -108,7 +108,7 @@ subject_crop = _subject_crop
 
 def render_shard(folder: Path, spec: CorpusSpec, shard: int) -> Path:
     """Render shard ``shard`` of the corpus into ``folder`` (atomic write); returns its path."""
-    from core.studio.datasets import StudioMultiView
+    from core.train.studio_crops import StudioMultiView  # imports PyTorch: only the renderer needs it
 
     cv2.setNumThreads(1)
     studio = StudioMultiView(spec.samples, spec.views, seed=spec.seed, reuse=spec.reuse,

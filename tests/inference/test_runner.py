@@ -1,4 +1,4 @@
-"""``PoseEstimator2D``: geometry end to end with a stand-in network, real-model smoke, bad input."""
+"""``PoseModelRunner``: geometry end to end with a stand-in network, real-model smoke, bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.inference import PoseEstimator2D
+from core.inference import PoseModelRunner
 from core.inference.preprocess import box_to_center_scale, crop_affine, token_rays
 from core.model import MultiViewOutput, PoseOutput
 from tests.model.models_cache import preset_model
@@ -48,22 +48,22 @@ class _BlobNet:
         return PoseOutput(heatmaps=self._heatmaps(x))
 
 
-@pytest.mark.parametrize("preset, pipeline", [("ppt_s", "darkpose"), ("multiview_ppt_s", "hrnet")])
-def test_keypoints_land_on_the_blob_in_original_pixels(preset, pipeline):
-    est = PoseEstimator2D(preset_model(preset), "cpu", pipeline=pipeline, optimize=False)
-    est._forward = _BlobNet(est.config, pipeline == "darkpose", est.multiview)
+@pytest.mark.parametrize("preset, recipe", [("ppt_s", "darkpose"), ("multiview_ppt_s", "hrnet")])
+def test_keypoints_land_on_the_blob_in_original_pixels(preset, recipe):
+    est = PoseModelRunner(preset_model(preset), "cpu", recipe=recipe, optimize=False)
+    est._forward = _BlobNet(est.config, recipe == "darkpose", est.multiview)
     truth = np.array([[210.4, 305.7], [400.2, 120.9], [333.3, 240.0]])
     images = [_blob_image(x, y) for x, y in truth]
     boxes = np.array([[150, 220, 120, 160], [330, 40, 150, 200], [np.nan] * 4])  # last view: full frame
     res = est.estimate(images, boxes)
     assert res.keypoints.shape == (3, 17, 2) and res.confidence.shape == (3, 17)
-    hm_tol = 0.05 if pipeline == "darkpose" else 0.3  # DARK is sub-pixel; argmax steps by a quarter pixel
+    hm_tol = 0.05 if recipe == "darkpose" else 0.3  # DARK is sub-pixel; argmax steps by a quarter pixel
     for v in range(3):  # one heatmap px = 4 / |A00| original px
         np.testing.assert_allclose(res.keypoints[v, 0], truth[v], atol=4 * hm_tol / abs(res.crop_affines[v, 0, 0]))
 
 
 def test_multiview_rays_reach_the_model():
-    est = PoseEstimator2D(preset_model("multiview_ppt_s"), "cpu", optimize=False)
+    est = PoseModelRunner(preset_model("multiview_ppt_s"), "cpu", optimize=False)
     net = _BlobNet(est.config, False, True)
     est._forward = net
     K = np.array([[800.0, 0, 320], [0, 800, 240], [0, 0, 1]])
@@ -82,7 +82,7 @@ def test_multiview_rays_reach_the_model():
 def test_real_models_smoke():
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (300, 400, 3), dtype=np.uint8) for _ in range(2)]
-    est = PoseEstimator2D(preset_model("ppt_s"), "auto", num_threads=1)
+    est = PoseModelRunner(preset_model("ppt_s"), "auto", num_threads=1)
     res = est.estimate(images, np.array([[50, 20, 100, 200], [0, 0, 400, 300]]))
     assert res.keypoints.shape == (2, 17, 2) and np.isfinite(res.keypoints).all()
     assert [k.shape for k in res.kept_tokens] == [(2, 180), (2, 126), (2, 89)]
@@ -93,14 +93,14 @@ def test_real_models_smoke():
     corners = res.token_corners(0)
     assert corners.shape == (2, 180, 4, 2)
 
-    mv = PoseEstimator2D(preset_model("multiview_ppt_s"), "cpu", keep_ratio=1.0, return_heatmaps=True)
+    mv = PoseModelRunner(preset_model("multiview_ppt_s"), "cpu", keep_ratio=1.0, return_heatmaps=True)
     K = np.array([[500.0, 0, 200], [0, 500, 150], [0, 0, 1]])
     res = mv.estimate(images, cameras=[(K, np.eye(3), np.zeros(3))] * 2)
     assert res.fused and res.kept_tokens == [] and res.heatmaps.shape == (2, 17, 64, 64)
 
 
 def test_token_corners_are_token_boundaries():
-    est = PoseEstimator2D(preset_model("ppt_s"), "cpu", optimize=False)
+    est = PoseModelRunner(preset_model("ppt_s"), "cpu", optimize=False)
     est._forward = _BlobNet(est.config, True, False)
     res = est.estimate([_blob_image(100, 100)], np.array([[50, 50, 120, 160]]))
     res.kept_tokens = [np.array([[0, 17]])]
@@ -111,7 +111,7 @@ def test_token_corners_are_token_boundaries():
 
 
 def test_nan_box_falls_back_to_the_full_frame():
-    est = PoseEstimator2D(preset_model("ppt_s"), "cpu", optimize=False)
+    est = PoseModelRunner(preset_model("ppt_s"), "cpu", optimize=False)
     est._forward = _BlobNet(est.config, True, False)
     img = _blob_image(100, 100)
     res = est.estimate([img], np.array([[np.nan, 0, 0, 0]]))
@@ -120,8 +120,8 @@ def test_nan_box_falls_back_to_the_full_frame():
 
 
 def test_bad_input_is_named():
-    single = PoseEstimator2D(preset_model("ppt_s"), "cpu", optimize=False)
-    multi = PoseEstimator2D(preset_model("multiview_ppt_s"), "cpu", optimize=False)
+    single = PoseModelRunner(preset_model("ppt_s"), "cpu", optimize=False)
+    multi = PoseModelRunner(preset_model("multiview_ppt_s"), "cpu", optimize=False)
     img = np.zeros((100, 120, 3), np.uint8)
     K = np.eye(3)
     with pytest.raises(ValueError, match="uint8"):
@@ -141,7 +141,7 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="needs cameras"):
         multi.estimate([img], fuse=True)
     with pytest.raises(ValueError, match="PoseModel"):
-        PoseEstimator2D(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+        PoseModelRunner(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            PoseEstimator2D(preset_model("ppt_s"), "cuda")
+            PoseModelRunner(preset_model("ppt_s"), "cuda")

@@ -21,8 +21,8 @@ Registered with the trainer as ``studio-single`` and ``studio-multi`` (:mod:`cor
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +31,8 @@ from torch.utils.data import Dataset
 
 from core.geometry.camera import Camera, CameraRig
 from core.geometry.skeletons import COCO17, H36M17
-from core.inference.preprocess import (apply_affine, box_to_center_scale, crop_affine, invert_affine,
-                                       normalize_crops, token_centers, warp_crop)
+from core.inference.preprocess import (apply_affine, box_to_center_scale, crop_affine, invert_affine, normalize_crops,
+                                       token_centers, warp_crop)
 from core.studio.actor import random_actor
 from core.studio.body import joint_indices
 from core.studio.motion import MOTIONS, make_motion
