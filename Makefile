@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean train-gpu
+.PHONY: demo test install bench clean train-gpu system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# System libraries for headless Qt and Open3D (.ci/debian-packages): installed when possible (root or sudo without
+# a password), else the one command to run is printed. PPT_SKIP_SYSTEM_DEPS=1 skips the check.
+system-deps:
+	@.ci/system-deps
+
+demo: system-deps $(STAMP)
 	$(VENV)/bin/ppt-mocap demo
 
-test: $(STAMP)
+test: system-deps $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)

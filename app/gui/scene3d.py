@@ -44,6 +44,24 @@ def floor_grid(up: np.ndarray, half_size: float, step: float) -> tuple[np.ndarra
     return np.asarray(pts), np.asarray(lines)
 
 
+#: Shared libraries Open3D and Qt load, and the Debian/Ubuntu package of each (all in .ci/debian-packages).
+SYSTEM_LIBRARIES = {
+    "libusb-1.0.so.0": "libusb-1.0-0", "libGL.so.1": "libgl1", "libEGL.so.1": "libegl1",
+    "libvulkan.so.1": "libvulkan1", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0", "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-keysyms.so.1": "libxcb-keysyms1",
+}
+
+
+def missing_library_hint(exc: BaseException) -> str:
+    """Which system library an import or start-up error names and how to install it ('' when it names none)."""
+    text = str(exc)
+    for lib, package in SYSTEM_LIBRARIES.items():
+        if lib in text:
+            return (f"missing system library {lib}: install it with `sudo apt-get install {package}` "
+                    "(or run `.ci/system-deps` in the ppt-mocap folder for every library the app needs)")
+    return ""
+
+
 class Open3DRenderer:
     """Off-screen Open3D scene of one skeleton, the rig's cameras and the floor. Use from one thread."""
 
@@ -165,9 +183,10 @@ class Scene3DView(QtWidgets.QLabel):
         self.renderer: Open3DRenderer | None = None
         try:
             self.renderer = Open3DRenderer(width, height)
-        except Exception as exc:  # no GL/EGL: say so in the widget, keep the app running
-            log.error("3D view unavailable: %s", exc)
-            self.setText(f"3D view unavailable:\n{exc}")
+        except Exception as exc:  # no GL/EGL or a missing system library: say so in the widget, keep the app running
+            hint = missing_library_hint(exc)
+            log.error("3D view unavailable: %s%s", exc, f" ({hint})" if hint else "")
+            self.setText(f"3D view unavailable:\n{exc}" + (f"\n{hint}" if hint else ""))
         self._last_pos: QtCore.QPointF | None = None
         self._dirty = True
         self.last_picture: np.ndarray | None = None

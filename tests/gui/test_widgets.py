@@ -1,8 +1,13 @@
-"""Small widgets: the setup dialog round trip, the 3D view's mouse control, the session list."""
+"""Small widgets: the setup dialog round trip, the 3D view's mouse control and missing libraries, the session list;
+the system-packages check of `make demo` / `make test`."""
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.gui.config import RunConfig
 
@@ -92,3 +97,44 @@ def test_session_browser_dialog(qtbot, tmp_path):
     assert d.selected == d.sessions[1]["path"] and d.result() == d.DialogCode.Accepted
     d.refresh(tmp_path / "missing")
     assert d.table.rowCount() == 0
+
+
+def test_a_missing_system_library_is_named_with_its_package(qtbot, monkeypatch):
+    """Without libusb (a fresh machine) open3d does not import: the app still opens, and the 3D view names the
+    library, its Debian package and the command that installs everything the app needs."""
+    import app.gui.scene3d as scene3d
+
+    def no_libusb(*args, **kwargs):
+        raise OSError("libusb-1.0.so.0: cannot open shared object file: No such file or directory")
+
+    monkeypatch.setattr(scene3d, "Open3DRenderer", no_libusb)
+    view = scene3d.Scene3DView(width=320, height=240)
+    qtbot.addWidget(view)
+    assert view.renderer is None
+    text = view.text()
+    assert "3D view unavailable" in text and "libusb-1.0.so.0" in text
+    assert "sudo apt-get install libusb-1.0-0" in text and ".ci/system-deps" in text
+    assert scene3d.missing_library_hint(RuntimeError("no EGL context")) == ""
+
+
+def test_the_system_packages_check_names_what_is_missing_and_the_command(tmp_path):
+    """`make demo` / `make test` run .ci/system-deps: a missing package is named with the one command to run."""
+    root = Path(__file__).resolve().parents[2]
+    listed = tmp_path / "packages"
+    listed.write_text("# comment\nppt-mocap-no-such-package\n")
+    env = {**os.environ, "PPT_SYSTEM_PACKAGES": str(listed)}
+    proc = subprocess.run([str(root / ".ci" / "system-deps"), "--check"], env=env, capture_output=True, text=True)
+    if "no dpkg" in proc.stderr:
+        pytest.skip("not a Debian/Ubuntu machine")
+    assert proc.returncode == 1
+    assert "missing system packages: ppt-mocap-no-such-package" in proc.stderr
+    assert "apt-get install -y --no-install-recommends ppt-mocap-no-such-package" in proc.stderr
+    skipped = subprocess.run([str(root / ".ci" / "system-deps"), "--check"], capture_output=True, text=True,
+                             env={**env, "PPT_SKIP_SYSTEM_DEPS": "1"})
+    assert skipped.returncode == 0
+    # The project's own list: every package .ci/run installs is in it, and the Makefile checks it before demo/test.
+    listed_packages = {line.strip() for line in (root / ".ci" / "debian-packages").read_text().splitlines()
+                       if line.strip() and not line.startswith("#")}
+    assert {"libusb-1.0-0", "libegl1", "libgl1", "libxcb-cursor0"} <= listed_packages
+    makefile = (root / "Makefile").read_text()
+    assert "demo: system-deps" in makefile and "test: system-deps" in makefile
