@@ -11,8 +11,10 @@ A checkerboard is named by its **inner corners** (where four squares meet): a bo
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import tomllib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +156,8 @@ class CharucoBoard:
         dictionary: ArUco dictionary name, e.g. ``"4X4_50"`` (``DICT_`` prefix optional).
         units: the unit the user gave the lengths in (display only).
         legacy: OpenCV's pre-4.6 layout for even row counts (boards printed with old OpenCV).
+        inverted: printed inverted (white markers and squares on black, Caliscope's ``inverted = true``).
+            Detection finds either polarity; this only decides which is tried first and how the board renders.
     """
 
     squares_x: int
@@ -163,6 +167,7 @@ class CharucoBoard:
     dictionary: str = "4X4_50"
     units: str = "m"
     legacy: bool = False
+    inverted: bool = False
 
     kind = "charuco"
 
@@ -218,17 +223,18 @@ class CharucoBoard:
         s = 1 / UNIT_SCALE_TO_M[self.units]
         return (f"ChArUco {self.squares_x}x{self.squares_y} squares ({self.cols}x{self.rows} inner corners), "
                 f"square {self.square * s:g} {self.units}, marker {self.marker * s:g} {self.units}, "
-                f"dictionary {self.dictionary}")
+                f"dictionary {self.dictionary}" + (", printed inverted" if self.inverted else ""))
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "squares_x": self.squares_x, "squares_y": self.squares_y,
                 "square_m": self.square, "marker_m": self.marker, "dictionary": self.dictionary,
-                "units": self.units, "legacy": self.legacy}
+                "units": self.units, "legacy": self.legacy, "inverted": self.inverted}
 
     def render(self, px_per_square: int = 100, margin_squares: float = 0.5) -> np.ndarray:
         m = int(round(margin_squares * px_per_square))
         size = (self.squares_x * px_per_square + 2 * m, self.squares_y * px_per_square + 2 * m)
-        return self.cv_board().generateImage(size, marginSize=m, borderBits=1)
+        image = self.cv_board().generateImage(size, marginSize=m, borderBits=1)
+        return 255 - image if self.inverted else image
 
     def render_corner_pixels(self, px_per_square: int = 100, margin_squares: float = 0.5) -> np.ndarray:
         m = int(round(margin_squares * px_per_square))
@@ -240,7 +246,7 @@ Board = Checkerboard | CharucoBoard
 
 
 def make_board(spec: str, square: str | float, *, marker: str | float | None = None,
-               dictionary: str | None = None, legacy: bool = False) -> Board:
+               dictionary: str | None = None, legacy: bool = False, inverted: bool = False) -> Board:
     """Build a board from command-line style values.
 
     Args:
@@ -248,9 +254,10 @@ def make_board(spec: str, square: str | float, *, marker: str | float | None = N
         square: square side, ``0.025`` (metres) or ``"25mm"``.
         marker: ChArUco marker side (default 0.75 x square).
         dictionary: ChArUco dictionary (default ``4X4_50``; any one given makes the board ChArUco).
+        legacy, inverted: ChArUco printed by OpenCV < 4.6 with an even row count; printed white on black.
     """
     text = spec.strip().lower()
-    charuco = text.startswith("charuco:") or dictionary is not None or marker is not None
+    charuco = text.startswith("charuco:") or dictionary is not None or marker is not None or inverted
     text = text.removeprefix("charuco:")
     match = re.fullmatch(r"(\d+)\s*[x*,]\s*(\d+)", text)
     if not match:
@@ -259,15 +266,56 @@ def make_board(spec: str, square: str | float, *, marker: str | float | None = N
     sq, unit = parse_length(square)
     if charuco:
         mk = parse_length(marker, unit)[0] if marker is not None else 0.75 * sq
-        return CharucoBoard(a, b, sq, mk, dictionary or "4X4_50", units=unit, legacy=legacy)
+        return CharucoBoard(a, b, sq, mk, dictionary or "4X4_50", units=unit, legacy=legacy, inverted=inverted)
     return Checkerboard(a, b, sq, units=unit)
+
+
+CM_PER_INCH = 2.54
+
+
+def load_board_file(path) -> Board:
+    """A board definition file: Caliscope's ``charuco.toml`` (``columns``/``rows`` squares, ``board_width``/
+    ``board_height`` in ``units`` "inch" or "cm", ``aruco_scale`` = marker / square, the printed square in
+    ``square_size_overide_cm`` (its spelling) or ``square_size_override_cm``, ``dictionary``, ``inverted``,
+    ``legacy_pattern``), or a board ppt-mocap wrote (``board.to_dict()`` as TOML or JSON)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"board file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text()) if path.suffix.lower() == ".toml" else json.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable board file ({exc})") from exc
+    if "type" in data:
+        return board_from_dict(data)
+    if "columns" in data and "rows" in data:
+        return _caliscope_charuco(data, path)
+    raise ValueError(f"{path}: unknown board file; expected Caliscope's charuco.toml (columns, rows, board_width, "
+                     f"board_height, units, dictionary, ...) or a ppt-mocap board (type, ...); got keys {sorted(data)}")
+
+
+def _caliscope_charuco(d: dict, path: Path) -> CharucoBoard:
+    """Caliscope's board: its square is the printed size when given, else the largest that fits the sheet."""
+    try:
+        columns, rows = int(d["columns"]), int(d["rows"])
+        override = d.get("square_size_override_cm", d.get("square_size_overide_cm"))
+        if override:
+            square_m = float(override) / 100
+        else:
+            per_cm = CM_PER_INCH if str(d.get("units", "inch")) == "inch" else 1.0
+            square_m = min(float(d["board_height"]) * per_cm / rows, float(d["board_width"]) * per_cm / columns) / 100
+        marker_m = square_m * float(d.get("aruco_scale", 0.75))
+        return CharucoBoard(columns, rows, square_m, marker_m, str(d.get("dictionary", "DICT_4X4_50")), units="cm",
+                            legacy=bool(d.get("legacy_pattern", False)), inverted=bool(d.get("inverted", False)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: Caliscope charuco.toml: {exc}") from exc
 
 
 def board_from_dict(d: dict) -> Board:
     """Inverse of ``board.to_dict()``."""
     if d.get("type") == "charuco":
         return CharucoBoard(int(d["squares_x"]), int(d["squares_y"]), float(d["square_m"]), float(d["marker_m"]),
-                            str(d["dictionary"]), units=str(d.get("units", "m")), legacy=bool(d.get("legacy", False)))
+                            str(d["dictionary"]), units=str(d.get("units", "m")), legacy=bool(d.get("legacy", False)),
+                            inverted=bool(d.get("inverted", False)))
     return Checkerboard(int(d["cols"]), int(d["rows"]), float(d["square_m"]), units=str(d.get("units", "m")))
 
 

@@ -82,6 +82,8 @@ class DetectionSet:
     image_size: tuple[int, int] | None = None
     board: Board | None = None
     sources: list[str] = field(default_factory=list)
+    most_corners_seen: int = 0
+    inverted_views: int = 0
     _sample_images: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
@@ -90,9 +92,22 @@ class DetectionSet:
 
     def summary(self) -> str:
         text = f"{self.camera}: board found in {self.num_views} of {self.frames_read} frames"
+        if self.inverted_views:
+            text += f" ({self.inverted_views} printed inverted: white on black)"
         if self.unreadable:
             text += f", {len(self.unreadable)} unreadable"
+        glimpse = self.partial_view()
+        if glimpse:
+            text += f"; {glimpse}"
         return text
+
+    def partial_view(self) -> str:
+        """What a camera that never saw enough of the board did see ('' when it saw enough somewhere)."""
+        if self.detections or not self.most_corners_seen or not isinstance(self.board, CharucoBoard):
+            return ""
+        return (f"only part of the board: at most {self.most_corners_seen} of its {self.board.num_corners} corners "
+                f"in one frame (a corner or an edge of it); a view needs {MIN_CHARUCO_CORNERS} corners over two "
+                "rows and two columns: turn or move the camera or the board so more of it is in view")
 
     def require_board(self) -> "DetectionSet":
         """Raise :class:`BoardNotFoundError` (or ``FileNotFoundError``) when no view was found."""
@@ -102,7 +117,8 @@ class DetectionSet:
         if self.frames_read == 0:
             bad = f" ({len(self.unreadable)} unreadable: {', '.join(self.unreadable[:3])})" if self.unreadable else ""
             raise FileNotFoundError(f"camera {self.camera}: no readable image or video frame in {where}{bad}")
-        hint = diagnose_board(self._sample_images, self.board) if self.board is not None else ""
+        hint = self.partial_view() or (diagnose_board(self._sample_images, self.board) if self.board is not None
+                                       else "")
         raise BoardNotFoundError(
             f"camera {self.camera}: the board ({self.board.describe() if self.board else '?'}) was not found in "
             f"any of {self.frames_read} frames of {where}. {hint}"
@@ -171,12 +187,15 @@ def _find_checkerboard(gray: np.ndarray, pattern: tuple[int, int]) -> np.ndarray
 
 
 def detect_board(image: np.ndarray, board: Board, *, frame: int = 0, source: str = "",
-                 camera: str | None = None, subpix_window: int | None = None) -> Detection | None:
+                 camera: str | None = None, subpix_window: int | None = None,
+                 seen: dict | None = None) -> Detection | None:
     """Find the board in one image (grey or BGR); sub-pixel corners, or None when it is not there.
 
     ``subpix_window``: half-size of OpenCV's ``cornerSubPix`` window; by default about a third of the
     smallest corner spacing (2..11 px), so the window never reaches a neighbouring corner (OpenCV's
-    samples use a fixed 11, which biases views where squares are small).
+    samples use a fixed 11, which biases views where squares are small). ChArUco boards are found in either
+    polarity (printed normally or inverted); ``seen``, when given, receives ``corners`` (how many ChArUco corners
+    were seen, even too few for a view) and ``inverted`` (the board was white on black).
     """
     gray = to_gray(image)
     size = (gray.shape[1], gray.shape[0])
@@ -186,7 +205,9 @@ def detect_board(image: np.ndarray, board: Board, *, frame: int = 0, source: str
             return None
         corners = _refine(gray, corners, board, subpix_window)
     elif isinstance(board, CharucoBoard):
-        corners = _find_charuco(gray, board)
+        corners, count, inverted = _find_charuco(gray, board)
+        if seen is not None:
+            seen.update(corners=count, inverted=inverted)
         if corners is None:
             return None
     else:
@@ -208,19 +229,33 @@ def _charuco_detector(board: CharucoBoard):
     return _charuco_cache[key]
 
 
-def _find_charuco(gray: np.ndarray, board: CharucoBoard) -> np.ndarray | None:
+def _find_charuco(gray: np.ndarray, board: CharucoBoard) -> tuple[np.ndarray | None, int, bool]:
+    """(corners (N, 2) or None, ChArUco corners seen, found inverted): the board's printed polarity is tried first,
+    the other when it shows too little (a board printed white on black has inverted markers and squares)."""
+    best = (None, 0, board.inverted)
+    for inverted in (board.inverted, not board.inverted):
+        corners, count = _charuco_corners(255 - gray if inverted else gray, board)
+        if corners is not None:
+            return corners, count, inverted
+        if count > best[1]:
+            best = (None, count, inverted)
+    return best
+
+
+def _charuco_corners(gray: np.ndarray, board: CharucoBoard) -> tuple[np.ndarray | None, int]:
     ch_corners, ch_ids, _, _ = _charuco_detector(board).detectBoard(gray)
-    if ch_ids is None or len(ch_ids) < MIN_CHARUCO_CORNERS:
-        return None
+    count = 0 if ch_ids is None else len(ch_ids)
+    if count < MIN_CHARUCO_CORNERS:
+        return None, count
     corners = np.full((board.num_corners, 2), np.nan)
     corners[np.asarray(ch_ids).ravel()] = np.asarray(ch_corners, np.float64).reshape(-1, 2)
     # Corners in one straight line give no pose: require two rows and two columns.
     ids = np.asarray(ch_ids).ravel()
     if len(np.unique(ids % board.cols)) < 2 or len(np.unique(ids // board.cols)) < 2:
-        return None
+        return None, count
     # OpenCV already refines ChArUco corners with a window that avoids the markers; a second, wider
     # cornerSubPix pass would reach into the markers and bias them.
-    return corners
+    return corners, count
 
 
 def diagnose_board(images: list[np.ndarray], board: Board) -> str:
@@ -366,7 +401,12 @@ def detect_in_sources(sources: Iterable[str | Path], board: Board, *, camera: st
             raise ValueError(f"camera {camera}: {name} is {size[0]}x{size[1]} px but earlier frames are "
                              f"{result.image_size[0]}x{result.image_size[1]}; one camera, one image size")
         result.frames_read += 1
-        det = detect_board(gray, board, frame=frame, source=name, camera=camera, subpix_window=subpix_window)
+        seen: dict = {}
+        det = detect_board(gray, board, frame=frame, source=name, camera=camera, subpix_window=subpix_window,
+                           seen=seen)
+        result.most_corners_seen = max(result.most_corners_seen, int(seen.get("corners", 0)))
+        if det is not None and seen.get("inverted"):
+            result.inverted_views += 1
         if det is None:
             result.without_board.append(name)
             if len(result._sample_images) < 3:

@@ -6,13 +6,14 @@ Thin over :mod:`calibration`; prints progress bars (stderr) and a final table pe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from calibration.boards import PAPER_SIZES_MM, make_board, parse_length, write_board
+from calibration.boards import PAPER_SIZES_MM, load_board_file, make_board, parse_length, write_board
 from calibration.detection import DetectionSet, count_frames, detect_in_sources, synchronized_stride
 from calibration.extrinsics import calibrate_extrinsics
 from calibration.floor import board_pose_in_world, find_floor_frame, set_world_frame
@@ -27,15 +28,24 @@ def _add_board_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("board")
     g.add_argument("--board", required=True,
                    help="checkerboard INNER corners COLSxROWS (where four squares meet: 10x7 squares = 9x6), "
-                        "or charuco:SXxSY (ChArUco SQUARES)")
-    g.add_argument("--square", required=True, help="square side: 0.025 (metres) or 25mm / 2.5cm")
+                        "charuco:SXxSY (ChArUco SQUARES), or a board file: Caliscope's charuco.toml")
+    g.add_argument("--square", help="square side: 0.025 (metres) or 25mm / 2.5cm (not with a board file)")
     g.add_argument("--marker", help="ChArUco marker side (default 0.75 x square)")
     g.add_argument("--dictionary", help="ChArUco ArUco dictionary, e.g. 4X4_50 (default)")
     g.add_argument("--legacy", action="store_true", help="ChArUco printed by OpenCV < 4.6 with an even row count")
+    g.add_argument("--inverted", action="store_true",
+                   help="ChArUco printed inverted (white on black; Caliscope's 'inverted'). Either polarity is "
+                        "found anyway; this only tries the inverted one first")
 
 
 def _board(args):
-    return make_board(args.board, args.square, marker=args.marker, dictionary=args.dictionary, legacy=args.legacy)
+    if args.board.lower().endswith((".toml", ".json")):
+        board = load_board_file(args.board)
+        return dataclasses.replace(board, inverted=True) if args.inverted and hasattr(board, "inverted") else board
+    if args.square is None:
+        raise ValueError(f"--board {args.board} needs --square (the side of one square, e.g. 25mm)")
+    return make_board(args.board, args.square, marker=args.marker, dictionary=args.dictionary, legacy=args.legacy,
+                      inverted=args.inverted)
 
 
 def _parse_named(items: list[str], default_name: str | None = None) -> dict[str, list[str]]:

@@ -16,7 +16,8 @@ Written format: the Anipose / Pose2Sim TOML layout (read unchanged by Anipose, P
     up = "z"
 
 Read formats (chosen by :func:`load_rig` from the file): that TOML as written by ppt-mocap, Anipose,
-Pose2Sim and FreeMoCap (v1 and v2); CMU Panoptic ``calibration_*.json`` (cm); Campus
+Pose2Sim and FreeMoCap (v1 and v2); Caliscope's ``camera_array.toml`` (``[cameras.N]`` tables, rotation as a
+Rodrigues vector or a legacy 3x3 matrix, world -> camera, metres; cameras named ``cam_N``); CMU Panoptic ``calibration_*.json`` (cm); Campus
 ``calibration_campus.json`` (mm, ``X_cam = R (X - T)``); Human3.6M ``cameras.pkl`` (camera-to-world ``R``,
 centre ``T`` in mm, Human3.6M distortion). Unit changes are explicit: the file's unit comes from the file
 (``metadata.units``) or from the format's definition, and is converted only to the ``units`` asked for.
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from core.geometry.camera import UNIT_SCALE_TO_M, Camera, CameraRig
+from core.geometry.camera import UNIT_SCALE_TO_M, Camera, CameraRig, matrix_to_rodrigues
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ def load_toml(path) -> CameraRig:
         raise CalibrationFileError(f"{path}: not valid TOML ({exc})") from exc
     except UnicodeDecodeError as exc:
         raise CalibrationFileError(f"{path}: not a text file ({exc})") from exc
+    if isinstance(data.get("cameras"), dict) and all(isinstance(v, dict) for v in data["cameras"].values()):
+        return _caliscope_from_dict(data["cameras"], path)
     meta = data.get("metadata", {}) if isinstance(data.get("metadata", {}), dict) else {}
     cameras = []
     for section, table in data.items():
@@ -167,6 +170,64 @@ def load_toml(path) -> CameraRig:
     rig = CameraRig(cameras, units="m" if units == "cm" else units, up=str(meta.get("up", "z")), metadata=extra)
     if units == "cm":
         rig = CameraRig([c.scaled(0.01) for c in cameras], units="m", up=rig.up, metadata=extra)
+    _warn_if_units_look_wrong(rig, path)
+    return rig
+
+
+def _caliscope_from_dict(tables: dict, path: Path) -> CameraRig:
+    """Caliscope's ``camera_array.toml``: ``[cameras.N]`` with size, matrix, distortions (5, or 4 with
+    ``fisheye = true``), rotation (Rodrigues (3,), or a 3x3 matrix in older files) and translation in metres, the
+    world -> camera transform (Caliscope exports it unchanged as Anipose's). Cameras marked ``ignore`` are left
+    out; a camera without a pose (Caliscope's extrinsic calibration did not reach it) is an error naming it."""
+    cameras, unposed, ignored, rotated = [], [], [], {}
+    for key in sorted(tables, key=lambda k: (not str(k).isdigit(), int(k) if str(k).isdigit() else 0, str(k))):
+        table = tables[key]
+        name = f"cam_{key}"
+        where = f"{path} [cameras.{key}]"
+        if table.get("ignore", False):
+            ignored.append(name)
+            continue
+        for k in ("size", "matrix", "distortions"):
+            if k not in table:
+                raise CalibrationFileError(f"{where} has no {k}: Caliscope's intrinsic calibration did not run for "
+                                           f"camera {key}")
+        if "rotation" not in table or "translation" not in table:
+            unposed.append(name)
+            continue
+        rotation = _as_float_array(table["rotation"], (), f"{where} rotation")
+        if rotation.shape == (3, 3):
+            rvec = matrix_to_rodrigues(rotation)
+        elif rotation.size == 3:
+            rvec = rotation.reshape(3)
+        else:
+            raise CalibrationFileError(f"{where} rotation: expected a Rodrigues vector (3,) or a 3x3 matrix, "
+                                       f"got shape {rotation.shape}")
+        fisheye = bool(table.get("fisheye", False))
+        dist = _as_float_array(table["distortions"], (), f"{where} distortions").reshape(-1)
+        if table.get("rotation_count", 0):
+            rotated[name] = int(table["rotation_count"])
+        try:
+            cameras.append(Camera.from_rodrigues(
+                name=name, size=tuple(_as_float_array(table["size"], (2,), f"{where} size")),
+                K=_as_float_array(table["matrix"], (3, 3), f"{where} matrix"), dist=dist, rvec=rvec,
+                tvec=_as_float_array(table["translation"], (3,), f"{where} translation").reshape(3),
+                distortion_model="fisheye" if fisheye else "opencv"))
+        except ValueError as exc:
+            raise CalibrationFileError(f"{where}: {exc}") from exc
+    if unposed:
+        raise CalibrationFileError(f"{path}: cameras {unposed} have no pose (rotation/translation): Caliscope's "
+                                   "extrinsic calibration has not placed them; finish it in Caliscope, or calibrate "
+                                   "with `ppt-mocap calibrate extrinsics`")
+    if not cameras:
+        raise CalibrationFileError(f"{path}: no usable camera in [cameras.N] (ignored: {ignored})")
+    if ignored:
+        log.info("%s: cameras %s are marked ignore in Caliscope; left out", path, ignored)
+    if rotated:
+        log.warning("%s: Caliscope shows cameras %s rotated by 90-degree steps (rotation_count); ppt-mocap reads "
+                    "frames as recorded, so give it the recordings Caliscope calibrated", path, rotated)
+    rig = CameraRig(cameras, units="m", up="z",
+                    metadata={"source": "caliscope camera_array.toml", **({"ignored": ignored} if ignored else {}),
+                              **({"rotation_count": rotated} if rotated else {})})
     _warn_if_units_look_wrong(rig, path)
     return rig
 
