@@ -522,36 +522,57 @@ class SessionReader:
                     [dict(np.load(p, allow_pickle=False)) for p in parts])) if parts else None
         return self._truth
 
-    def _rows(self, index: int) -> dict[str, tuple[int, float, bool]]:
+    def recorded_plan(self) -> list[dict[str, int]]:
+        """The recorded grouping: frame set k -> {camera: video frame k} for the cameras not marked dropped."""
         ts = self.timestamps
-        sel = np.nonzero(ts["frame_index"] == index)[0]
-        return {str(ts["camera"][i]): (int(ts["t_capture_ns"][i]), float(ts["t_wall"][i]), bool(ts["dropped"][i]))
-                for i in sel}
+        plan: list[dict[str, int]] = [{} for _ in range(self.num_frames)]
+        for i, c, d in zip(ts["frame_index"], ts["camera"], ts["dropped"]):
+            if not d and 0 <= i < len(plan):
+                plan[int(i)][str(c)] = int(i)
+        return plan
 
-    def frame_sets(self, start: int = 0, stop: int | None = None) -> Iterator[FrameSet]:
-        """Frame sets ``start..stop-1`` in order, decoded sequentially (dropped frames are missing)."""
-        stop = self.num_frames if stop is None else min(stop, self.num_frames)
-        caps = {}
+    def frame_sets(self, start: int = 0, stop: int | None = None, plan: list[dict[str, int]] | None = None,
+                   missing_video: str = "raise") -> Iterator[FrameSet]:
+        """Frame sets ``start..stop-1`` in order, decoded sequentially (the one reader of a session's videos).
+
+        Args:
+            plan: frame set k -> {camera: recorded video frame} (default :meth:`recorded_plan`; replay passes a
+                regrouping with clock offsets); dropped frames are missing from the sets.
+            missing_video: ``"raise"`` (``FileNotFoundError``) or ``"skip"`` (the others replay without it) for a
+                camera whose video cannot be opened.
+        """
+        plan = self.recorded_plan() if plan is None else plan
+        stop = len(plan) if stop is None else min(stop, len(plan))
+        ts = self.timestamps
+        stamps = {(str(c), int(i)): (int(t), float(w))
+                  for i, c, t, w in zip(ts["frame_index"], ts["camera"], ts["t_capture_ns"], ts["t_wall"])}
+        caps: dict[str, cv2.VideoCapture] = {}
+        next_frame: dict[str, int] = {}
         try:
             for name in self.camera_names:
                 cap = cv2.VideoCapture(str(self.video_path(name)))
-                if not cap.isOpened():
+                if cap.isOpened():
+                    caps[name], next_frame[name] = cap, 0
+                    continue
+                cap.release()
+                if missing_video == "raise":
                     raise FileNotFoundError(f"cannot open video {self.video_path(name)}")
-                if start:
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-                caps[name] = cap
-            for index in range(start, stop):
-                rows = self._rows(index)
+                log.warning("session %s: cannot read the video of camera %s; replaying without it", self.path, name)
+            for k in range(start, stop):
                 frames = {}
-                for name, cap in caps.items():
+                for name, index in plan[k].items():
+                    cap = caps.get(name)
+                    if cap is None:
+                        continue
+                    if index != next_frame[name]:
+                        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
                     ok, image = cap.read()
+                    next_frame[name] = index + 1
                     if not ok:
                         continue  # the video ends early (an interrupted recording)
-                    stamp, wall, dropped = rows.get(name, (-1, np.nan, True))
-                    if dropped:
-                        continue
-                    frames[name] = Frame(camera=name, index=index, t_capture_ns=stamp, t_wall=wall, image=image)
-                yield FrameSet.from_frames(index, frames, self.camera_names)
+                    t, wall = stamps.get((name, index), (-1, float("nan")))
+                    frames[name] = Frame(camera=name, index=index, t_capture_ns=t, t_wall=wall, image=image)
+                yield FrameSet.from_frames(k, frames, self.camera_names)
         finally:
             for cap in caps.values():
                 cap.release()

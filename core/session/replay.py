@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from core.capture.sync import group_frames
@@ -158,19 +157,10 @@ class Session:
             if not self.reader.video_path(cam).exists():
                 log.warning("session %s: video of camera %s is missing (%s); it will be missing from every set",
                             self.path, cam, self.reader.video_path(cam))
-        self._plan = self._regroup(offsets_ms) if offsets_ms else self._recorded_plan()
+        self._plan = self._regroup(offsets_ms) if offsets_ms else self.reader.recorded_plan()
 
     def __len__(self) -> int:
         return len(self._plan)
-
-    def _recorded_plan(self) -> list[dict[str, int]]:
-        """The recorded grouping: set k -> {camera: k} for the cameras not marked dropped."""
-        ts = self.reader.timestamps
-        plan: list[dict[str, int]] = [{} for _ in range(self.reader.num_frames)]
-        for i, c, d in zip(ts["frame_index"], ts["camera"], ts["dropped"]):
-            if not d and 0 <= i < len(plan):
-                plan[int(i)][str(c)] = int(i)
-        return plan
 
     @property
     def manifest(self):
@@ -210,41 +200,9 @@ class Session:
         return [{c: f.index for c, f in fs.frames.items()} for fs in sets]
 
     def frame_sets(self, start: int = 0, stop: int | None = None) -> Iterator[FrameSet]:
-        """Synchronised frame sets ``start..stop-1`` in order (sequential decoding; seek with ``start``)."""
-        stop = len(self._plan) if stop is None else min(stop, len(self._plan))
-        rows = {}
-        ts = self.reader.timestamps
-        for i, c, t, w in zip(ts["frame_index"], ts["camera"], ts["t_capture_ns"], ts["t_wall"]):
-            rows[(str(c), int(i))] = (int(t), float(w))
-        caps: dict[str, cv2.VideoCapture] = {}
-        pos: dict[str, int] = {}
-        try:
-            for cam in self.cameras:
-                cap = cv2.VideoCapture(str(self.reader.video_path(cam)))
-                if cap.isOpened():
-                    caps[cam] = cap
-                    pos[cam] = 0
-                else:
-                    cap.release()
-                    log.warning("session %s: cannot read the video of camera %s; replaying without it",
-                                self.path, cam)
-            for k in range(start, stop):
-                frames = {}
-                for cam, rec_index in self._plan[k].items():
-                    cap = caps.get(cam)
-                    if cap is None:
-                        continue
-                    if rec_index != pos[cam]:
-                        cap.set(cv2.CAP_PROP_POS_FRAMES, rec_index)
-                    ok, image = cap.read()
-                    pos[cam] = rec_index + 1
-                    if ok:
-                        t, w = rows.get((cam, rec_index), (-1, float("nan")))
-                        frames[cam] = Frame(cam, rec_index, t, w, image)
-                yield FrameSet.from_frames(k, frames, self.cameras)
-        finally:
-            for cap in caps.values():
-                cap.release()
+        """Synchronised frame sets ``start..stop-1`` in order (sequential decoding; seek with ``start``); a camera
+        whose video is missing is left out of every set."""
+        return self.reader.frame_sets(start, stop, plan=self._plan, missing_video="skip")
 
     def read(self, index: int) -> FrameSet:
         """Frame set ``index`` (random access / seek)."""
