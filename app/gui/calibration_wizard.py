@@ -305,7 +305,7 @@ class CalibrationWizard(QtWidgets.QDialog):
             self.views[name] = view
             bar = QtWidgets.QProgressBar()
             bar.setRange(0, 100)
-            bar.setFormat(f"0 views, %p% covered")
+            bar.setFormat("0 views, %p% covered")
             self.coverage.addRow(name, bar)
             self.coverage_bars[name] = bar
 

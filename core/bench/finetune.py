@@ -161,7 +161,7 @@ def teacher_3d(session, labels, result: str, frames: np.ndarray, trc: np.ndarray
 def run(args: argparse.Namespace) -> dict:
     import torch
 
-    from core.finetune.labels import LabelSet, holdout_start, make_labels
+    from core.finetune.labels import holdout_start, make_labels
     from core.finetune.run import FinetuneOptions, finetune
     from core.inference.weights import DEMO_WEIGHTS
     from core.session.importer import import_videos

@@ -5,7 +5,6 @@ import pytest
 from calibration.extrinsics import DisconnectedCamerasError, calibrate_extrinsics
 from calibration.intrinsics import NotEnoughViewsError, calibrate_intrinsics
 from calibration.synthetic import detect_scene
-from core.geometry.camera import rodrigues_to_matrix
 from tests.calibration.conftest import N_POSES
 
 

@@ -12,7 +12,7 @@ from core.finetune.labels import (LABEL_JOINTS, LabelError, LabelSet, LabelSetti
 from core.geometry.occlusion import body_occlusion
 from core.geometry.skeletons import BODY25B, COCO17, H36M17, head_top_from_face, teacher_to_h36m
 from core.session.replay import Session
-from core.studio.body import COCO_INDEX, H36M_INDEX, STUDIO_JOINTS, STUDIO_SKELETON
+from core.studio.body import COCO_INDEX, H36M_INDEX, STUDIO_JOINTS
 from tests.finetune.conftest import FRAMES, TruthTeacher, add_teacher
 
 

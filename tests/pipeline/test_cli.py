@@ -3,8 +3,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 from app.cli import main
 from core.session.trc import read_trc
