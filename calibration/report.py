@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import numpy as np
 
 from calibration.extrinsics import ExtrinsicsResult
 from calibration.intrinsics import IntrinsicsResult
@@ -69,9 +68,3 @@ def extrinsics_notes(result: ExtrinsicsResult) -> str:
         lines.append(f"{result.outliers_removed} corner observation(s) dropped as outliers")
     lines += result.warnings
     return "\n".join(lines)
-
-
-def camera_distances(rig: CameraRig) -> np.ndarray:
-    """Distances between camera centres (C, C) in the rig's unit."""
-    c = rig.centers
-    return np.linalg.norm(c[:, None] - c[None], axis=-1)

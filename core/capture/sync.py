@@ -124,10 +124,6 @@ class FrameSynchronizer:
         """True once :meth:`finish` was called for ``camera``."""
         return camera in self._finished
 
-    def buffered(self, camera: str) -> int:
-        """Frames buffered for ``camera``."""
-        return len(self._buffers[camera])
-
     def has_room(self, camera: str) -> bool:
         """True while ``camera``'s buffer can take a frame without discarding one (offline backpressure)."""
         buf = self._buffers[camera]
