@@ -48,9 +48,16 @@ class _StudioDriver:
                 self._thread = threading.Thread(target=self._run, name="studio-render", daemon=True)
                 self._thread.start()
 
-    def release(self) -> None:
+    def release(self, timeout: float = 10.0) -> None:
+        """One camera fewer; the last one stops the rendering thread and waits for it (a thread left rendering
+        at interpreter exit aborts the process inside native code)."""
         with self._lock:
             self._users = max(0, self._users - 1)
+            thread = self._thread if self._users == 0 else None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("virtual studio rendering did not stop within %.0f s", timeout)
 
     def _run(self) -> None:
         try:

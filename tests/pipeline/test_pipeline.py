@@ -72,6 +72,19 @@ def test_studio_live_pipeline_exact_2d_gives_exact_3d_with_metrics():
     assert all(c["frames"] > 0 for c in metrics.cameras.values())
 
 
+def test_stopping_the_pipeline_stops_the_studio_rendering_thread():
+    """A rendering thread left running at interpreter exit aborted the GUI process inside native code (CI)."""
+    import threading
+
+    vrig = make_virtual_rig("stereo2", fps=15, seed=3)
+    pipeline = Pipeline(studio_sources(vrig), vrig.studio.rig, StudioTruthEstimator(vrig),
+                        PipelineSettings(filter=None))
+    with pipeline:
+        assert wait_for(lambda: pipeline.metrics().results >= 3)
+        assert any(t.name == "studio-render" for t in threading.enumerate())
+    assert not any(t.name == "studio-render" and t.is_alive() for t in threading.enumerate())
+
+
 def test_a_camera_stopped_mid_run_leaves_the_others_running_and_comes_back():
     vrig = make_virtual_rig("ring4", fps=15, seed=4)
     sources = studio_sources(vrig)
