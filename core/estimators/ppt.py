@@ -54,7 +54,6 @@ class PPTEstimator(Estimator):
                  num_threads: int | None = None, device: str | None = "auto", seed: int = 0) -> None:
         import torch
 
-
         if weights is not None and not isinstance(weights, Weights):
             weights = read_weights(weights)  # the one read of the file
         if weights is not None and weights.ours:

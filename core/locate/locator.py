@@ -100,6 +100,8 @@ class PersonLocator:
     #: A person's box is at least this wide and at most this tall (m) at the track's depth.
     min_width_m = 0.2
     max_height_m = 2.4
+    #: Joints farther than this (m) from the skeleton's median are outliers (a raised hand is about 1.1 m away).
+    max_joint_distance_m = 1.4
 
     def __init__(self, rig: CameraRig, detectors="auto", *, max_misses: int = 8, margin: float = 0.0,
                  recenter: bool = True, min_joints: int = 5) -> None:
@@ -133,6 +135,7 @@ class PersonLocator:
         self._center: np.ndarray | None = None  # (3,) subject position
         self._height = 1.7 / self._unit
         self._velocity = np.zeros(3)
+        self._recentred: np.ndarray | None = None  # (3,) the foreground shift applied to this frame set's track
         self._t_ns: int | None = None  # time of the confirmed state
         self._misses = 0
         self._lost_since_ns: int | None = None
@@ -241,10 +244,16 @@ class PersonLocator:
             ok = np.isfinite(X).all(1)
             if ok.sum() >= self.min_joints:
                 centre = np.median(X[ok], axis=0)
+                # a joint triangulated from two views' wrong detections can land metres away: not the person
+                ok &= np.linalg.norm(np.nan_to_num(X - centre), axis=1) * self._unit < self.max_joint_distance_m
+            if ok.sum() >= self.min_joints:
                 extent = np.linalg.norm(X[ok].max(0) - X[ok].min(0)) * self._unit
                 predicted = self._predicted_center(t)
                 gate = (0.5 + 2.0 * self._misses / 30.0) / self._unit
-                if 0.2 < extent < 3.0 and (predicted is None or np.linalg.norm(centre - predicted) < gate):
+                near = predicted is None or np.linalg.norm(centre - predicted) < gate
+                if not near and self._recentred is not None:  # the 2D found the person where the track was
+                    near = np.linalg.norm(centre - (predicted - self._recentred)) < gate
+                if 0.2 < extent < 3.0 and near:
                     self._confirm(X, ok, centre, t)
                     confirmed = True
         self._misses = 0 if confirmed else self._misses + 1
@@ -264,6 +273,7 @@ class PersonLocator:
                 v *= 4.0 / speed
             self._velocity = 0.5 * self._velocity + 0.5 * v
         joints = X.copy()
+        joints[~ok] = np.nan
         if self._joints is not None and self._joints.shape == X.shape and self._center is not None:
             joints[~ok] = self._joints[~ok] + (centre - self._center)  # keep a full skeleton
         self._joints = joints
@@ -294,6 +304,7 @@ class PersonLocator:
         proj = proj[:, :-2]
         fg = self._foreground_boxes(proj, images) if self.recenter else None
         delta = None if fg is None else self._foreground_shift(proj, fg)
+        self._recentred = delta
         if delta is not None:
             pts = pts + delta
             self._center = self._center + delta
@@ -417,6 +428,7 @@ class PersonLocator:
         self._lost_since_ns = None
         self._last_seen = None
         self._velocity = np.zeros(3)
+        self._recentred = None
         self._t_ns = now
         if C == 1:
             self._boxes_2d = hyp.boxes.copy()

@@ -236,7 +236,6 @@ def locate_pose2sim(root, *, estimator=None, detectors="auto", min_confidence: f
     fresh search on every frame set (``detection``)."""
     import cv2
 
-
     root = Path(root)
     rig = load_rig(root / "calibration.toml")
     folders = sorted(p for p in (root / "openpose_2d").iterdir() if p.is_dir())
@@ -293,7 +292,6 @@ def locate_h36m_frames(root, detectors="mediapipe") -> dict:
     """Detection on the single Human3.6M frames (one camera each, no motion, so background subtraction cannot
     work): the stage's choice among the detections vs the box of the 17 truth joints."""
     import cv2
-
 
     root = Path(root)
     data = np.load(root / "test_h36m_body3d.npz")

@@ -137,6 +137,36 @@ def test_other_people_do_not_pull_the_track_away(two_people):
     assert (iou(after, before) > 0.85).all() and (after[:, 3] >= before[:, 3]).all()
 
 
+def test_an_outlier_joint_does_not_inflate_the_boxes(two_people):
+    """Real 2D (Pose2Sim's OpenPose) sometimes triangulates one joint metres away; the boxes ignore it."""
+    vrig, sets = two_people
+    det = TruthDetector(vrig, people=(0,))
+    locator = PersonLocator(vrig.studio.rig, [det])
+    _run(vrig, sets[:5], locator, det)
+    before = locator.locate(sets[5]).boxes
+    skeleton = vrig.truth(5).joints_3d[0, :17].copy()
+    skeleton[10] += [0.0, 2.0, 1.0]  # a wrist 2.2 m from the body
+    locator.observe(None, skeleton, sets[5].t_ns)
+    assert locator._misses == 0
+    after = locator.locate(sets[6]).boxes
+    assert (iou(after, before) > 0.7).all()
+
+
+def test_a_wrong_foreground_shift_does_not_reject_a_good_skeleton(two_people, monkeypatch):
+    """The background model may pull the track away (e.g. before it has learned the room); a skeleton where the
+    track was before the shift still confirms it, so one bad foreground frame costs one frame, not the track."""
+    vrig, sets = two_people
+    det = TruthDetector(vrig, people=(0,))
+    locator = PersonLocator(vrig.studio.rig, [det])
+    _run(vrig, sets[:5], locator, det)
+    monkeypatch.setattr(PersonLocator, "_foreground_boxes", lambda self, proj, images: np.zeros((4, 4)))
+    monkeypatch.setattr(PersonLocator, "_foreground_shift", lambda self, proj, fg: np.array([0.8, 0.0, 0.0]))
+    locator.locate(sets[5])
+    locator.observe(None, vrig.truth(5).joints_3d[0, :17], sets[5].t_ns)
+    assert locator._misses == 0
+    assert np.linalg.norm(locator._center - np.median(vrig.truth(5).joints_3d[0, :17], 0)) < 0.05
+
+
 def test_person_leaves_every_view_and_comes_back(two_people):
     vrig, sets = two_people
     det = TruthDetector(vrig, people=(0,))
