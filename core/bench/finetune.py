@@ -58,13 +58,13 @@ def _reference(data: Path, cameras: list[str]):
     """OpenPose 2D (T, C, 17, 2) in COCO order (NaN below the confidence), TRC points (T, 13, 3) m and their COCO
     joint indices."""
     from core.geometry.skeletons import COCO17, POSE2SIM_BODY25B_MARKERS
-    from core.session.openpose_json import read_openpose_folder
+    from core.session.openpose_json import read_pose2sim_project
     from core.session.trc import read_trc
 
-    folders = sorted(p for p in (data / "openpose_2d").iterdir() if p.is_dir())
-    if len(folders) != len(cameras):
-        raise ValueError(f"{data}: expected {len(cameras)} OpenPose folders, found {len(folders)}")
-    op = np.stack([read_openpose_folder(f, num_joints=25) for f in folders]).transpose(1, 0, 2, 3)  # (T, C, 25, 3)
+    rig, op, _ = read_pose2sim_project(data)
+    if rig.names != list(cameras):
+        raise ValueError(f"{data}: expected the cameras {list(cameras)}, the project has {rig.names}")
+    op = op.transpose(1, 0, 2, 3)  # (T, C, 25, 3)
     ref2d = op[..., :17, :2].copy()  # BODY_25B starts with the 17 COCO keypoints
     ref2d[op[..., :17, 2] <= REFERENCE_CONFIDENCE] = np.nan
     points, names, _, _ = read_trc(next((data / "reference_3d").glob("*.trc")))
@@ -177,12 +177,9 @@ def run(args: argparse.Namespace) -> dict:
     session_dir = work / "session"
     if args.fresh or not (session_dir / "session.json").exists():
         t0 = time.monotonic()
-        videos = sorted((data / "videos").glob("*.mp4"))
-        from core.geometry.calibration_io import load_rig
+        from core.session.openpose_json import read_pose2sim_project
 
-        rig = load_rig(data / "calibration.toml")
-        if len(videos) != len(rig):
-            raise ValueError(f"{data}: {len(videos)} videos for {len(rig)} calibrated cameras")
+        rig, _, videos = read_pose2sim_project(data)
         import_videos(dict(zip(rig.names, videos)), rig, session_dir, overwrite=True)
         figures["minutes"]["import"] = (time.monotonic() - t0) / 60
     session = Session(session_dir)

@@ -90,3 +90,22 @@ def read_openpose_session(folders: list, num_joints: int | None = None) -> tuple
         pts[: len(a), c] = a[..., :2]
         conf[: len(a), c] = a[..., 2]
     return pts, conf
+
+
+def read_pose2sim_project(root) -> tuple:
+    """A Pose2Sim project folder (``calibration.toml``, ``openpose_2d/<one folder per camera>/``, ``videos/*.mp4``):
+    ``(rig, keypoints (C, T, 25, 3) OpenPose BODY_25B x, y px and confidence, videos)``, cameras in sorted order,
+    which is the calibration's order in Pose2Sim's projects."""
+    from core.geometry.calibration_io import load_rig
+
+    root = Path(root)
+    rig = load_rig(root / "calibration.toml")
+    keypoints = root / "openpose_2d"
+    if not keypoints.is_dir():
+        raise NotADirectoryError(f"{root}: no openpose_2d folder (one OpenPose JSON folder per camera expected)")
+    folders = sorted(p for p in keypoints.iterdir() if p.is_dir())
+    videos = sorted((root / "videos").glob("*.mp4"))
+    if len(folders) != len(rig) or len(videos) != len(rig):
+        raise FileNotFoundError(f"{root}: expected {len(rig)} keypoint folders and videos (one per calibrated "
+                                f"camera), got {len(folders)} and {len(videos)}")
+    return rig, np.stack([read_openpose_folder(f, num_joints=25) for f in folders]), videos

@@ -26,7 +26,6 @@ from typing import Callable, Iterable
 import numpy as np
 
 from core.geometry import CameraRig
-from core.geometry.calibration_io import load_rig
 from core.geometry.camera import Camera
 from core.geometry.skeletons import BODY25B, H36M17, joint_order
 from core.locate.boxes import box_of_points, crop_region, iou, points_inside
@@ -35,7 +34,7 @@ from core.locate.locator import PersonBoxes, PersonLocator
 from core.processing import PipelineSettings, triangulate_poses
 from core.records import Frame, FrameSet, Poses2D
 from core.session.folder import SessionReader
-from core.session.openpose_json import read_openpose_folder
+from core.session.openpose_json import read_pose2sim_project
 
 log = logging.getLogger(__name__)
 
@@ -229,21 +228,14 @@ def locate_session(session, *, pose: str = "truth", estimator=None, detectors="a
 
 
 def locate_pose2sim(root, *, estimator=None, detectors="auto", min_confidence: float = 0.3,
-                    aspect: float | None = None) -> dict:
+                    aspect: float | None = None, detection: bool = True) -> dict:
     """Box figures on the real Pose2Sim recording (4 cameras, 100 frames) against boxes of its OpenPose
     keypoints (confidence > ``min_confidence``): the stage as live with the OpenPose 2D inside its crops fed back
-    (``tracked_openpose_2d``, a good 2D model) or with ``estimator`` on its crops (``tracked_model_2d``), and a
-    fresh search on every frame set (``detection``)."""
+    (``tracked_openpose_2d``, a good 2D model) or with ``estimator`` on its crops (``tracked_model_2d``), and
+    (with ``detection``) a fresh search on every frame set (``detection``)."""
     import cv2
 
-    root = Path(root)
-    rig = load_rig(root / "calibration.toml")
-    folders = sorted(p for p in (root / "openpose_2d").iterdir() if p.is_dir())
-    videos = sorted((root / "videos").glob("*.mp4"))
-    if len(folders) != len(rig) or len(videos) != len(rig):
-        raise FileNotFoundError(f"{root}: expected {len(rig)} keypoint folders and videos, got {len(folders)} "
-                                f"and {len(videos)}")
-    op = np.stack([read_openpose_folder(f, num_joints=25) for f in folders])  # (C, T, 25, 3)
+    rig, op, videos = read_pose2sim_project(root)
     ref = np.where((op[..., 2] > min_confidence)[..., None], op[..., :2], np.nan)  # (C, T, 25, 2)
     visible = np.isfinite(ref).all(-1)
     fps = 60.0
@@ -269,7 +261,8 @@ def locate_pose2sim(root, *, estimator=None, detectors="auto", min_confidence: f
     modes = {"tracked_openpose_2d": (openpose, BODY25B)}
     if estimator is not None:
         modes["tracked_model_2d"] = (model_predict(estimator, rig), H36M17)
-    modes["detection"] = (None, None)
+    if detection:
+        modes["detection"] = (None, None)
     for mode, (predict, skeleton) in modes.items():
         locator = PersonLocator(rig, detectors)
         score = BoxScore(rig.names, aspect)

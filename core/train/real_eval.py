@@ -21,9 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.geometry.calibration_io import load_rig
 from core.geometry.skeletons import BODY25B, COCO17, H36M17
-from core.session.openpose_json import read_openpose_folder
+from core.session.openpose_json import read_pose2sim_project
 from core.train.evaluate import JDR_THRESHOLD_PX, gt_boxes
 from core.train.metrics import joint_detection_rate, pck
 
@@ -85,15 +84,7 @@ def eval_coco_people(estimator, root) -> dict:
 
 def eval_pose2sim(estimator, root, stride: int = 10, min_confidence: float = 0.3) -> dict:
     """Pose2Sim balancing recording vs OpenPose BODY_25B: {"single_view": ..., "fused": ...} figures."""
-
-    root = Path(root)
-    rig = load_rig(root / "calibration.toml")
-    folders = sorted(p for p in (root / "openpose_2d").iterdir() if p.is_dir())
-    videos = sorted((root / "videos").glob("*.mp4"))
-    if len(folders) != len(rig) or len(videos) != len(rig):
-        raise ValueError(f"{root}: expected {len(rig)} keypoint folders and videos, got {len(folders)} and "
-                         f"{len(videos)}")
-    op = np.stack([read_openpose_folder(f, num_joints=25) for f in folders])  # (C, T, 25, 3)
+    rig, op, videos = read_pose2sim_project(root)
     h_idx = [H36M17.index(j) for j in SHARED_BODY25B]
     b_idx = [BODY25B.index(j) for j in SHARED_BODY25B]
     caps = [cv2.VideoCapture(str(v)) for v in videos]
