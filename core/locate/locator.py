@@ -100,7 +100,7 @@ class PersonLocator:
     #: A person's box is at least this wide and at most this tall (m) at the track's depth.
     min_width_m = 0.2
     max_height_m = 2.4
-    #: Joints farther than this (m) from the skeleton's median are outliers (a raised hand is about 1.1 m away).
+    #: Joints farther than this (m) from the track's centre are not the body's (a raised hand is about 1.1 m away).
     max_joint_distance_m = 1.4
 
     def __init__(self, rig: CameraRig, detectors="auto", *, max_misses: int = 8, margin: float = 0.0,
@@ -244,10 +244,8 @@ class PersonLocator:
             ok = np.isfinite(X).all(1)
             if ok.sum() >= self.min_joints:
                 centre = np.median(X[ok], axis=0)
-                # a joint triangulated from two views' wrong detections can land metres away: not the person
-                ok &= np.linalg.norm(np.nan_to_num(X - centre), axis=1) * self._unit < self.max_joint_distance_m
-            if ok.sum() >= self.min_joints:
-                extent = np.linalg.norm(X[ok].max(0) - X[ok].min(0)) * self._unit
+                body = ok & (np.linalg.norm(np.nan_to_num(X - centre), axis=1) * self._unit < self.max_joint_distance_m)
+                extent = np.linalg.norm(X[body].max(0) - X[body].min(0)) * self._unit if body.any() else 0.0
                 predicted = self._predicted_center(t)
                 gate = (0.5 + 2.0 * self._misses / 30.0) / self._unit
                 near = predicted is None or np.linalg.norm(centre - predicted) < gate
@@ -302,8 +300,12 @@ class PersonLocator:
         proj = self.rig.project(np.vstack([pts, self._center[None] + shift, self._center[None]]))  # (C, N+2, 2)
         motion_px = np.nan_to_num(np.linalg.norm(proj[:, -2] - proj[:, -1], axis=-1), nan=0.0)
         proj = proj[:, :-2]
-        fg = self._foreground_boxes(proj, images) if self.recenter else None
-        delta = None if fg is None else self._foreground_shift(proj, fg)
+        # the re-centring compares the body with the foreground: joints far from the body (a wrong triangulation,
+        # or a limb the 2D model overshot) keep their place in the box but do not pull its centre
+        body = proj[:, np.linalg.norm(np.nan_to_num(pts - self._center - shift), axis=1) * self._unit
+                    < self.max_joint_distance_m]
+        fg = self._foreground_boxes(body, images) if self.recenter else None
+        delta = None if fg is None else self._foreground_shift(body, fg)
         self._recentred = delta
         if delta is not None:
             pts = pts + delta
