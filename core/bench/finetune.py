@@ -54,17 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-train", action="store_true", help="labels and the 'before' figures only")
 
 
-def _reference(data: Path, cameras: list[str]):
-    """OpenPose 2D (T, C, 17, 2) in COCO order (NaN below the confidence), TRC points (T, 13, 3) m and their COCO
-    joint indices."""
+def _reference(data: Path, openpose: np.ndarray):
+    """From the project's OpenPose keypoints ``openpose (C, T, 25, 3)``: OpenPose 2D (T, C, 17, 2) in COCO order
+    (NaN below the confidence), TRC points (T, 13, 3) m and their COCO joint indices."""
     from core.geometry.skeletons import COCO17, POSE2SIM_BODY25B_MARKERS
-    from core.session.openpose_json import read_pose2sim_project
     from core.session.trc import read_trc
 
-    rig, op, _ = read_pose2sim_project(data)
-    if rig.names != list(cameras):
-        raise ValueError(f"{data}: expected the cameras {list(cameras)}, the project has {rig.names}")
-    op = op.transpose(1, 0, 2, 3)  # (T, C, 25, 3)
+    op = openpose.transpose(1, 0, 2, 3)  # (T, C, 25, 3)
     ref2d = op[..., :17, :2].copy()  # BODY_25B starts with the 17 COCO keypoints
     ref2d[op[..., :17, 2] <= REFERENCE_CONFIDENCE] = np.nan
     points, names, _, _ = read_trc(next((data / "reference_3d").glob("*.trc")))
@@ -165,6 +161,7 @@ def run(args: argparse.Namespace) -> dict:
     from core.finetune.run import FinetuneOptions, finetune
     from core.inference.weights import DEMO_WEIGHTS
     from core.session.importer import import_videos
+    from core.session.openpose_json import read_pose2sim_project
     from core.session.replay import Session
 
     if args.threads:
@@ -175,11 +172,9 @@ def run(args: argparse.Namespace) -> dict:
     weights = Path(args.weights) if args.weights else DEMO_WEIGHTS
     figures: dict = {"data": str(data), "weights": str(weights), "minutes": {}}
     session_dir = work / "session"
+    rig, openpose, videos = read_pose2sim_project(data)
     if args.fresh or not (session_dir / "session.json").exists():
         t0 = time.monotonic()
-        from core.session.openpose_json import read_pose2sim_project
-
-        rig, _, videos = read_pose2sim_project(data)
         import_videos(dict(zip(rig.names, videos)), rig, session_dir, overwrite=True)
         figures["minutes"]["import"] = (time.monotonic() - t0) / 60
     session = Session(session_dir)
@@ -187,7 +182,10 @@ def run(args: argparse.Namespace) -> dict:
     holdout = 1 - args.train_frames / T
     if holdout_start(T, holdout) != args.train_frames:
         raise ValueError(f"cannot hold out frames {args.train_frames}..{T - 1} of {T} by a share")
-    ref2d, trc, coco = _reference(data, session.cameras)
+    if session.cameras != rig.names:
+        raise ValueError(f"{session_dir} has the cameras {session.cameras}, the project {data} has {rig.names}; "
+                         "run again with --fresh")
+    ref2d, trc, coco = _reference(data, openpose)
     if len(trc) != T or len(ref2d) != T:
         raise ValueError(f"reference has {len(trc)} TRC rows and {len(ref2d)} OpenPose frames for {T} frame sets")
 

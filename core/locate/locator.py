@@ -271,7 +271,6 @@ class PersonLocator:
                 v *= 4.0 / speed
             self._velocity = 0.5 * self._velocity + 0.5 * v
         joints = X.copy()
-        joints[~ok] = np.nan
         if self._joints is not None and self._joints.shape == X.shape and self._center is not None:
             joints[~ok] = self._joints[~ok] + (centre - self._center)  # keep a full skeleton
         self._joints = joints

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.geometry.calibration_io import load_rig
+
 _NUMBER = re.compile(r"(\d+)(?=\D*$)")
 
 
@@ -96,8 +98,6 @@ def read_pose2sim_project(root) -> tuple:
     """A Pose2Sim project folder (``calibration.toml``, ``openpose_2d/<one folder per camera>/``, ``videos/*.mp4``):
     ``(rig, keypoints (C, T, 25, 3) OpenPose BODY_25B x, y px and confidence, videos)``, cameras in sorted order,
     which is the calibration's order in Pose2Sim's projects."""
-    from core.geometry.calibration_io import load_rig
-
     root = Path(root)
     rig = load_rig(root / "calibration.toml")
     keypoints = root / "openpose_2d"

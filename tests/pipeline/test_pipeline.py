@@ -1,5 +1,6 @@
 """The live pipeline end to end: real Pose2Sim videos + OpenPose JSON, the virtual studio, failures."""
 
+import threading
 import time
 
 import numpy as np
@@ -74,8 +75,6 @@ def test_studio_live_pipeline_exact_2d_gives_exact_3d_with_metrics():
 
 def test_stopping_the_pipeline_stops_the_studio_rendering_thread():
     """A rendering thread left running at interpreter exit aborted the GUI process inside native code (CI)."""
-    import threading
-
     vrig = make_virtual_rig("stereo2", fps=15, seed=3)
     pipeline = Pipeline(studio_sources(vrig), vrig.studio.rig, StudioTruthEstimator(vrig),
                         PipelineSettings(filter=None))
