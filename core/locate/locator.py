@@ -11,10 +11,12 @@ re-processing, ``ppt-mocap evaluate --boxes locate``) and told the result after 
 
 **Tracking.** The last triangulated 3D skeleton, moved on by the person's velocity over the time since, is
 projected into every calibrated view; its box grows with that motion and with the frames since the skeleton was
-last confirmed. A camera whose own 2D lost the person still gets its box from the other views. A view where the
-skeleton projects outside the image gets no box (and so no 2D). With static cameras, the foreground of a cheap
-background model (a quarter of the resolution) re-centres a skeleton that disagrees with the image by more than
-15 cm in several views consistently (e.g. a model that has not followed the person's motion).
+last confirmed, and stays person-sized at its depth. A skeleton confirms the track only if its views agree (the 2D
+near the reprojected 3D), so a model that misreads the image cannot drag the track away. A camera whose own 2D lost
+the person still gets its box from the other views. A view where the skeleton projects outside the image gets no
+box (and so no 2D). With static cameras, the foreground of a cheap background model (a quarter of the resolution)
+re-centres a skeleton that disagrees with the image by more than 15 cm in several views consistently (e.g. a model
+that has not followed the person's motion).
 
 **Detection** starts and recovers the track: the detectors' boxes in every view are made consistent with the
 calibration (:func:`core.locate.association.associate`); a box whose ray misses the other views' person is
@@ -100,8 +102,14 @@ class PersonLocator:
     #: A person's box is at least this wide and at most this tall (m) at the track's depth.
     min_width_m = 0.2
     max_height_m = 2.4
+    #: ... and at least this share of the person's height (found by the detectors): a crouch still fills it.
+    min_height_fraction = 0.5
     #: Joints farther than this (m) from the track's centre are not the body's (a raised hand is about 1.1 m away).
     max_joint_distance_m = 1.4
+    #: A skeleton whose views disagree (median reprojection error over more than this share of the 2D box height)
+    #: is not confirmed: a 2D model reading something else than one person (studio model: 2-4 %, OpenPose on the
+    #: Pose2Sim recording 1.2 %, studio-only weights on those real frames 12 %).
+    max_reprojection = 0.06
 
     def __init__(self, rig: CameraRig, detectors="auto", *, max_misses: int = 8, margin: float = 0.0,
                  recenter: bool = True, min_joints: int = 5) -> None:
@@ -251,12 +259,25 @@ class PersonLocator:
                 near = predicted is None or np.linalg.norm(centre - predicted) < gate
                 if not near and self._recentred is not None:  # the 2D found the person where the track was
                     near = np.linalg.norm(centre - (predicted - self._recentred)) < gate
-                if 0.2 < extent < 3.0 and near:
+                if 0.2 < extent < 3.0 and near and self._views_agree(poses_2d, X):
                     self._confirm(X, ok, centre, t)
                     confirmed = True
         self._misses = 0 if confirmed else self._misses + 1
 
     # -- internals ------------------------------------------------------------------------------------
+    def _views_agree(self, poses_2d, X: np.ndarray) -> bool:
+        """True unless the 2D ``poses_2d`` of the views is far from the reprojection of its 3D ``X (J, 3)``
+        (:attr:`max_reprojection`); True without 2D to compare with."""
+        if poses_2d is None or poses_2d.keypoints.shape[:2] != (len(self.cameras), X.shape[0]):
+            return True
+        kp = poses_2d.keypoints
+        good = (poses_2d.confidence > 0.3) & np.isfinite(kp).all(-1) & np.isfinite(X).all(1)[None]
+        proj = self.rig.project(np.where(np.isfinite(X), X, 0.0))  # (C, J, 2)
+        height = box_of_points(np.where(good[..., None], kp, np.nan), min_points=2)[:, 3]
+        shares = [np.median(np.linalg.norm(proj[c, good[c]] - kp[c, good[c]], axis=-1)) / height[c]
+                  for c in range(len(self.cameras)) if good[c].sum() >= 4]
+        return not shares or float(np.median(shares)) <= self.max_reprojection
+
     def _predicted_center(self, now: int | None) -> np.ndarray | None:
         if self._center is None:
             return None
@@ -325,12 +346,15 @@ class PersonLocator:
         return np.where(depth > 0, self._fy / np.where(depth > 0, depth, 1.0), np.nan)
 
     def _person_sized(self, boxes: np.ndarray, point: np.ndarray) -> np.ndarray:
-        """Boxes kept between a person's smallest width (0.3 m) and largest height (2.4 m) at ``point``'s depth,
-        about their centres: a 2D model whose output follows its crop cannot grow or shrink the track away."""
+        """Boxes kept between a person's smallest width (:attr:`min_width_m`), smallest height (a crouch,
+        :attr:`min_height_fraction` of the person's height) and largest height (:attr:`max_height_m`) at
+        ``point``'s depth, about their centres: a 2D model whose output follows its crop cannot grow or shrink the
+        track away."""
         ppu = self._pixels_per_unit(point)[:, None] / self._unit  # px per metre
         c = centres(boxes)
         w = np.fmax(boxes[:, 2:3], self.min_width_m * ppu)
-        h = np.fmin(boxes[:, 3:4], self.max_height_m * ppu)
+        h = np.clip(boxes[:, 3:4], self.min_height_fraction * self._height * self._unit * ppu,
+                    self.max_height_m * ppu)
         return np.concatenate([c - np.concatenate([w, h], 1) / 2, w, h], 1)
 
     def _foreground_boxes(self, proj: np.ndarray, images) -> np.ndarray | None:
