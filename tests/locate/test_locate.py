@@ -215,13 +215,14 @@ def test_a_shrunken_skeleton_keeps_a_person_sized_box(two_people):
 
 
 def test_studio_only_weights_on_a_real_recording_do_not_carry_the_track_away():
-    """Pose2Sim's recording with the shipped demo weights (never trained on real people) fed back, as live: their
-    2D is mostly wrong there, but the track stays on the person (recall 1.7 % before skeletons whose views disagree
-    were refused, 74 % after; fine-tuned on the session, issue 16, 95 %)."""
+    """Pose2Sim's recording with the stage-1 demo weights (never trained on real people; their 2D there is mostly
+    wrong and its views disagree) fed back, as live: the track stays on the person (recall 1.7 % before skeletons
+    whose views disagree were refused, 74 % after; fine-tuned on the session, issue 16, 95 %)."""
     from core.inference.weights import DEMO_WEIGHTS, load_demo_estimator
     from core.train.localisation import locate_pose2sim
 
-    estimator = load_demo_estimator(DEMO_WEIGHTS, device="cpu", num_threads=2)
+    stage1 = DEMO_WEIGHTS.parent / "candidates" / "stage1_112k.pth"
+    estimator = load_demo_estimator(stage1, device="cpu", num_threads=2)
     figures = locate_pose2sim(shared_path("sessions", "pose2sim_balancing"), estimator=estimator, detection=False)
     tracked = figures["tracked_model_2d"]
     assert tracked["recall"] >= 0.6, tracked
