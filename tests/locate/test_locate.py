@@ -8,7 +8,7 @@ from core.locate import PersonLocator, create_detectors, make_locator
 from core.locate.association import associate
 from core.locate.boxes import box_of_points, crop_region, grow, iou, points_inside
 from core.locate.detectors import BackgroundSubtractionDetector, Detection, PersonDetector
-from core.processing import estimate_2d
+from core.processing import PipelineSettings, estimate_2d, triangulate_poses
 from core.records import Frame, FrameSet, Poses2D
 from core.studio.sources import make_virtual_rig
 from core.train.localisation import BoxScore, run_located, truth_predict
@@ -65,8 +65,6 @@ def _run(vrig, sets, locator, det=None, blind=()):
             det.blind = fs.index in blind
         person = locator.locate(fs)
         kp, conf = predict(fs, person.boxes)
-        from core.processing import PipelineSettings, triangulate_poses
-
         pose = triangulate_poses(rig, Poses2D(list(rig.names), kp, conf, H36M), PipelineSettings())
         locator.observe(None, pose.raw_points, fs.t_ns)
         out.append(person)
@@ -186,8 +184,6 @@ def test_a_skeleton_the_views_disagree_on_does_not_move_the_track(two_people):
     rng = np.random.default_rng(0)
     noise = rng.normal(0.0, 1.0, truth.shape)
     garbage = np.stack([truth[c].mean(0) + 0.15 * np.ptp(truth[c][:, 1]) * noise[c] for c in range(len(rig))])
-    from core.processing import PipelineSettings, triangulate_poses
-
     conf = np.ones(truth.shape[:2])
     poses = Poses2D(list(rig.names), garbage, conf, H36M)
     pose = triangulate_poses(rig, poses, PipelineSettings())
@@ -216,8 +212,8 @@ def test_a_shrunken_skeleton_keeps_a_person_sized_box(two_people):
 
 def test_studio_only_weights_on_a_real_recording_do_not_carry_the_track_away():
     """Pose2Sim's recording with the stage-1 demo weights (never trained on real people; their 2D there is mostly
-    wrong and its views disagree) fed back, as live: the track stays on the person (recall 1.7 % before skeletons
-    whose views disagree were refused, 74 % after; fine-tuned on the session, issue 16, 95 %)."""
+    wrong and its views disagree) fed back, as live: the track stays on the person (recall 2.8 % before skeletons
+    whose views disagree were refused, 74 % after; fine-tuned on the session, issue 16, 95-98 %)."""
     from core.inference.weights import DEMO_WEIGHTS, load_demo_estimator
     from core.train.localisation import locate_pose2sim
 
@@ -245,8 +241,6 @@ def test_person_leaves_every_view_and_comes_back(two_people):
         person = locator.locate(fs)
         t = vrig.truth(fs.index)
         kp = np.where(np.isfinite(person.boxes[:, :1, None]) & (not gone), t.joints_2d[:, 0, :17], np.nan)
-        from core.processing import PipelineSettings, triangulate_poses
-
         pose = triangulate_poses(rig, Poses2D(list(rig.names), kp, np.isfinite(kp[..., 0]) * 1.0, H36M),
                                  PipelineSettings())
         locator.observe(None, pose.raw_points, fs.t_ns)
