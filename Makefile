@@ -32,6 +32,7 @@ bench: $(STAMP)
 # The demo weights on one NVIDIA GPU (about 10 minutes after the corpus; install a CUDA torch into .venv first).
 train-gpu: $(STAMP)
 	$(VENV)/bin/ppt-mocap studio corpus --out runs/corpus/studio_train --samples 24576 --workers 8
+	$(VENV)/bin/ppt-mocap studio corpus --out runs/corpus/studio_near --samples 8192 --seed 7 --people 2 2 --distractor-distance 0.4 0.9 --workers 8
 	$(VENV)/bin/ppt-mocap studio corpus --out runs/corpus/studio_val --samples 256 --seed 900001
 	$(VENV)/bin/ppt-mocap train --config configs/demo_gpu.toml --export runs/demo_gpu_single_view/weights.pth
 	$(VENV)/bin/ppt-mocap train --config configs/demo_gpu_multiview.toml --export assets/weights/multiview_ppt_demo.pth

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from core.geometry.camera import Camera
 from core.geometry.skeletons import COCO17, H36M17
@@ -158,10 +158,16 @@ class CorpusDataset(Dataset):
 
 
 @register_dataset("corpus")
-def _build(model_config, path: str = "", views: int = 1, train: bool = True, max_samples: int = 0,
-           **options) -> CorpusDataset:
+def _build(model_config, path: str | list[str] = "", views: int = 1, train: bool = True, max_samples: int = 0,
+           **options) -> Dataset:
+    """``path``: a corpus folder, or a list of folders read as one set (each sample equally likely, so a
+    folder's share of the steps is its share of the samples); ``max_samples`` applies to each folder."""
     if not path:
-        raise ValueError("dataset 'corpus' needs path = \"CORPUS_FOLDER\" (made by 'ppt-mocap studio corpus')")
-    return CorpusDataset(path, model_config.image_size, model_config.heatmap_size, model_config.token_stride,
-                         views=views, multiview_layout=model_config.is_multiview, train=train,
-                         max_samples=max_samples, squeeze=not model_config.is_multiview, **options)
+        raise ValueError("dataset 'corpus' needs path = \"CORPUS_FOLDER\" or a list of folders (made by "
+                         "'ppt-mocap studio corpus')")
+    folders = [path] if isinstance(path, str) else list(path)
+    parts = [CorpusDataset(p, model_config.image_size, model_config.heatmap_size, model_config.token_stride,
+                           views=views, multiview_layout=model_config.is_multiview, train=train,
+                           max_samples=max_samples, squeeze=not model_config.is_multiview, **options)
+             for p in folders]
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)

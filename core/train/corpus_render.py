@@ -60,6 +60,8 @@ class CorpusSpec:
     people: tuple[int, int] = (1, 2)
     reuse: int = 8
     motion: str = "mix"
+    #: ``(min, max)`` metres from the subject's start to each other person's; ``None``: 1.1 +- 0.2 m per axis.
+    distractor_distance: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.samples < 1 or self.views < 1 or self.shard_size < 1:
@@ -80,8 +82,8 @@ class CorpusSpec:
     @classmethod
     def from_dict(cls, raw: dict) -> "CorpusSpec":
         raw = dict(raw)
-        for key in ("render_size", "people"):
-            if key in raw:
+        for key in ("render_size", "people", "distractor_distance"):
+            if raw.get(key) is not None:
                 raw[key] = tuple(raw[key])
         return cls(**raw)
 
@@ -112,7 +114,8 @@ def render_shard(folder: Path, spec: CorpusSpec, shard: int) -> Path:
 
     cv2.setNumThreads(1)
     studio = StudioMultiView(spec.samples, spec.views, seed=spec.seed, reuse=spec.reuse,
-                             render_size=spec.render_size, motion=spec.motion, people=spec.people)
+                             render_size=spec.render_size, motion=spec.motion, people=spec.people,
+                             distractor_distance=spec.distractor_distance)
     jpeg, offsets = [], [0]
     arrays: dict[str, list] = {k: [] for k in ("joints", "visible", "affine", "K", "R", "t", "dist", "image_size",
                                               "joints_3d", "index")}

@@ -28,7 +28,8 @@ def corpus_dir(tmp_path_factory):
 
 
 def _dataset(folder, **options):
-    spec = {"kind": "corpus", "path": str(folder), **options}
+    path = [str(f) for f in folder] if isinstance(folder, list) else str(folder)
+    spec = {"kind": "corpus", "path": path, **options}
     return build_dataset(spec, CFG)
 
 
@@ -104,3 +105,13 @@ def test_progress_puts_the_truth_at_zero_and_the_mean_pose_at_the_baseline(corpu
     assert centre["spread_px"] == 0.0 and centre["median_px"] >= 0.9 * centre["baseline_px"]
     assert not escaped(centre)
     assert escaped({"median_px": 5.0, "baseline_px": 10.0}) and not escaped({"median_px": 5.1, "baseline_px": 10.0})
+
+
+def test_a_list_of_corpus_folders_is_read_as_one_set(corpus_dir, tmp_path):
+    other = tmp_path / "near"
+    render_corpus(other, CorpusSpec(samples=2, views=2, seed=22, shard_size=2, crop_size=96, people=(2, 2),
+                                    distractor_distance=(0.4, 0.9)))
+    both = _dataset([corpus_dir, other], views=2, train=False)
+    assert len(both) == 4 + 2
+    alone = _dataset(other, views=2, train=False)
+    np.testing.assert_array_equal(both[5]["joints"].numpy(), alone[1]["joints"].numpy())

@@ -69,3 +69,22 @@ def test_cli_renders_a_corpus(tmp_path, capsys):
     assert "1 frame groups x 2 views" in capsys.readouterr().out
     assert len(Corpus.load(out)) == 1
     assert main(["studio", "corpus", "--out", str(out), "--samples", "1", "--workers", "0"]) == 2
+
+
+def test_distractor_distance_places_the_second_person_and_is_part_of_the_spec(tmp_path):
+    near = StudioMultiView(6, 2, seed=3, people=(2, 2), distractor_distance=(0.4, 0.5))
+    old = StudioMultiView(6, 2, seed=3, people=(2, 2))
+    gaps_near, gaps_old = [], []
+    for i in range(6):
+        for studio, gaps in ((near, gaps_near), (old, gaps_old)):
+            scene, _, _ = studio.people_scene(i, studio.stage(0))
+            starts = [a.motion.center for a in scene.actors]
+            gaps.append(float(np.linalg.norm(np.subtract(starts[1], starts[0]))))
+    assert all(0.4 - 1e-9 <= g <= 0.5 + 1e-9 for g in gaps_near)
+    assert np.mean(gaps_old) > 0.7  # the default keeps the first corpora's 1.1 m rule
+    with pytest.raises(ValueError, match="distractor_distance"):
+        StudioMultiView(2, 2, distractor_distance=(0.9, 0.4))
+    spec = CorpusSpec(samples=1, views=2, shard_size=1, crop_size=64, people=(2, 2), distractor_distance=(0.4, 0.9))
+    render_corpus(tmp_path / "near", spec)
+    assert read_spec(tmp_path / "near") == spec
+    assert read_spec(tmp_path / "near").distractor_distance == (0.4, 0.9)
