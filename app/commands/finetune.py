@@ -68,6 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     tr.add_argument("--workers", type=int, default=0, help="data loader workers")
     tr.add_argument("--visible-only", action="store_true", help="train only on joints visible in each view")
+    tr.add_argument("--rotation", type=float, default=30.0,
+                    help="in-plane rotation of the training crops, degrees (std; 0: none; default 30)")
     tr.add_argument("--fresh", action="store_true", help="start again instead of resuming the run folder")
     tr.add_argument("--processes", type=int, default=None,
                     help="DDP processes (default: the number of GPUs when there are several, else 1)")
@@ -123,7 +125,7 @@ def torchrun_command(args: argparse.Namespace, processes: int) -> list[str]:
            "-m", "app.cli", "finetune", "train", *[str(s) for s in args.sessions], "--init", str(args.init),
            "--processes", str(processes)]
     for flag in ("preset", "labels", "name", "run_dir", "out", "holdout", "epochs", "lr", "batch_size",
-                 "max_minutes", "device", "threads", "workers"):
+                 "max_minutes", "device", "threads", "workers", "rotation"):
         value = getattr(args, flag)
         if value is not None:
             cmd += [f"--{flag.replace('_', '-')}", str(value)]
@@ -144,7 +146,7 @@ def run_train(args: argparse.Namespace) -> int:
         run_dir=str(args.run_dir) if args.run_dir else None, out=str(args.out) if args.out else None,
         preset=args.preset, holdout=args.holdout, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
         max_minutes=args.max_minutes, device=args.device, threads=args.threads, workers=args.workers,
-        visible_only=args.visible_only, fresh=args.fresh)
+        visible_only=args.visible_only, rotation=args.rotation, fresh=args.fresh)
     quiet = args.json
 
     def progress(kind: str, info: dict) -> None:

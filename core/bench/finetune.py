@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-frames", type=int, default=70, help="frames 0..N-1 train, the rest are held out")
     parser.add_argument("--epochs", type=int, default=13, help="epochs (13 fit the 11-minute budget on one thread)")
     parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--rotation", type=float, default=30.0,
+                        help="in-plane rotation of the training crops, degrees (0: scale/shift jitter only)")
     parser.add_argument("--max-minutes", type=float, default=11.0, help="fine-tuning wall-time budget (0: none)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--fresh", action="store_true",
@@ -208,10 +210,10 @@ def run(args: argparse.Namespace) -> dict:
         summary = finetune(FinetuneOptions(sessions=[str(session_dir)], init=str(weights), labels="mediapipe",
                                            preset=args.preset, holdout=holdout, epochs=args.epochs, lr=args.lr,
                                            max_minutes=args.max_minutes, device="cpu", threads=args.threads,
-                                           fresh=args.fresh))
+                                           rotation=args.rotation, fresh=args.fresh))
         figures["minutes"]["finetune"] = (time.monotonic() - t0) / 60
         figures["finetune"] = {k: summary[k] for k in ("epochs", "epochs_planned", "before", "after", "minutes",
-                                                        "weights")}
+                                                        "weights")} | {"rotation_deg": args.rotation}
         figures["ppt_after"] = ppt_3d(summary["weights"], args.preset, session, labels, held, trc, coco,
                                       args.threads)
         before, after = figures["ppt_before"]["median_mm"], figures["ppt_after"]["median_mm"]

@@ -66,6 +66,9 @@ class FinetuneOptions:
         device: ``auto``, ``cpu`` or ``cuda``; threads: torch threads (0: torch's default); workers: data workers.
         unfused_fraction: multi-view: share of steps without fusion.
         visible_only: train only on joints visible in each view.
+        rotation: in-plane rotation of the training crops, degrees (each view on its own, with probability 0.6:
+            ``clip(rotation * N(0, 1), +-2 rotation)``): a few dozen frame sets then teach limb angles they do not
+            show (Pose2Sim held-out 3D 85 -> see docs/BENCHMARKS.md); 0 = the corpus recipe's scale/shift only.
         fresh: discard an earlier run folder's checkpoint instead of resuming it.
         seed: random seed.
     """
@@ -87,6 +90,7 @@ class FinetuneOptions:
     workers: int = 0
     unfused_fraction: float = 0.2
     visible_only: bool = False
+    rotation: float = 30.0
     fresh: bool = False
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -132,7 +136,8 @@ def build_config(opts: FinetuneOptions) -> ExperimentConfig:
     batch = opts.batch_size or (4 if mcfg.is_multiview else 16)
     raw = {
         "model": model,
-        "data": {"train": {**data, "split": "train"}, "val": {**data, "split": "held-out"}, "order": "shuffle"},
+        "data": {"train": {**data, "split": "train", "rotation": opts.rotation}, "val": {**data, "split": "held-out"},
+                 "order": "shuffle"},
         "optim": {"lr": opts.lr, "epochs": opts.epochs, "milestones": [max(1, int(round(0.7 * opts.epochs)))],
                   "gamma": 0.1, "batch_size": batch},
         "keep_ratio": {"schedule": "fixed", "final": mcfg.keep_ratio},

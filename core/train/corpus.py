@@ -54,11 +54,13 @@ class CorpusDataset(Dataset):
         min_joints: single view: skip views with fewer joints inside the image.
         sigma: Gaussian sigma in heatmap pixels.
         squeeze: drop the view axis (single-view models).
+        rotation: multi-view training: in-plane crop rotation, degrees: with probability 0.6,
+            ``clip(rotation * N(0, 1), -2 rotation, 2 rotation)`` per view (0: none, the official multi-view recipe).
     """
 
     def __init__(self, path, image_size, heatmap_size, token_stride, *, views: int = 1, multiview_layout: bool = True,
                  train: bool = True, max_samples: int = 0, min_joints: int = 6, sigma: float = 2.0,
-                 squeeze: bool = False, corpus: Corpus | None = None) -> None:
+                 squeeze: bool = False, corpus: Corpus | None = None, rotation: float = 0.0) -> None:
         self.corpus = corpus if corpus is not None else Corpus.load(path, max_samples)
         if views not in (1, self.corpus.views):
             raise ValueError(f"views must be 1 or the corpus's {self.corpus.views}, got {views}")
@@ -71,6 +73,9 @@ class CorpusDataset(Dataset):
         self.skeleton = H36M17 if multiview_layout else COCO17
         self.joint_index = joint_indices(self.skeleton)
         self.train, self.sigma, self.squeeze = train, sigma, squeeze
+        if not 0.0 <= rotation <= 90.0:
+            raise ValueError(f"rotation must be 0-90 degrees, got {rotation}")
+        self.rotation = float(rotation)
         self.convention = "hrnet" if multiview_layout else "unbiased"
         spec = self.corpus.spec
         joints = self.corpus.arrays["joints"][:, :, self.joint_index]  # (S, V, J, 2) stored px
@@ -122,6 +127,8 @@ class CorpusDataset(Dataset):
         elif self.train:  # multi-view: scale and shift jitter (the locator's boxes are not exact either)
             scale = scale * np.clip(1 + 0.15 * rng.standard_normal(), 0.8, 1.25)
             center = center + rng.normal(0, 0.04, 2) * scale * 200
+            if self.rotation and rng.random() < 0.6:  # each view on its own; its rays follow through ``to_image``
+                rotation = float(np.clip(self.rotation * rng.standard_normal(), -2 * self.rotation, 2 * self.rotation))
         affine = crop_affine(center, scale, (H, W), rotation, convention=self.convention)
         crop = warp_crop(np.ascontiguousarray(image), affine, (H, W))
         joints = apply_affine(affine, np.nan_to_num(stored, nan=-1e6))

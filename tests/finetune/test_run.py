@@ -32,6 +32,9 @@ def test_config_is_a_strict_experiment_with_the_weights_architecture(labelled, t
     assert cfg.model.overrides["image_size"] == [64, 64] and cfg.model.init == str(tiny_weights)
     assert cfg.data.train["kind"] == "session-labels" and cfg.data.train["split"] == "train"
     assert cfg.data.val["split"] == "held-out" and cfg.optim.batch_size == 4 and cfg.keep_ratio.final == 0.7
+    # Training crops turn (a few frame sets then teach limb angles they do not show); held-out crops do not.
+    assert cfg.data.train["rotation"] == 30.0 and "rotation" not in cfg.data.val
+    assert build_config(options(labelled, tiny_weights, rotation=0.0).resolved()).data.train["rotation"] == 0.0
     with pytest.raises(ValueError, match="would overwrite the init weights"):
         options(labelled, tiny_weights, out=str(tiny_weights)).resolved()
     with pytest.raises(FileNotFoundError, match="init weights not found"):
@@ -115,8 +118,10 @@ def test_torchrun_command_repeats_the_options():
 
     args = argparse.Namespace(sessions=["a", "b"], init="w.pth", preset="multiview_ppt_s", labels=None, name="n",
                               run_dir=None, out=None, holdout=0.3, epochs=5, lr=1e-4, batch_size=0, max_minutes=0.0,
-                              device="auto", threads=0, workers=0, visible_only=False, fresh=True, json=False)
+                              device="auto", threads=0, workers=0, visible_only=False, fresh=True, json=False,
+                              rotation=15.0)
     cmd = torchrun_command(args, 2)
     assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     assert cmd[cmd.index("app.cli") + 1:cmd.index("app.cli") + 5] == ["finetune", "train", "a", "b"]
     assert "--processes" in cmd and "--fresh" in cmd and "--labels" not in cmd and "--epochs" in cmd
+    assert cmd[cmd.index("--rotation") + 1] == "15.0"

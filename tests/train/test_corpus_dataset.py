@@ -115,3 +115,23 @@ def test_a_list_of_corpus_folders_is_read_as_one_set(corpus_dir, tmp_path):
     assert len(both) == 4 + 2
     alone = _dataset(other, views=2, train=False)
     np.testing.assert_array_equal(both[5]["joints"].numpy(), alone[1]["joints"].numpy())
+
+
+def test_multiview_rotation_turns_each_view_and_keeps_truth_and_rays_consistent(corpus_dir):
+    plain = _dataset(corpus_dir, views=2, train=True)
+    turned = _dataset(corpus_dir, views=2, train=True, rotation=30.0)
+    assert plain.rotation == 0.0 and turned.rotation == 30.0
+    angles = []
+    for index in range(len(turned)):
+        for _ in range(4):
+            item = turned[index]
+            w = item["weight"].numpy() > 0
+            np.testing.assert_allclose(_to_image(item)[w], item["joints_image"].numpy()[w], atol=1e-2)
+            A = item["to_image"].numpy()
+            angles += list(np.degrees(np.arctan2(A[:, 1, 0], A[:, 0, 0])))
+    angles = np.abs(np.array(angles))
+    assert (angles > 5).mean() > 0.3 and angles.max() <= 60 + 1e-3  # turned often, never past 2 x 30 degrees
+    A = plain[0]["to_image"].numpy()
+    assert np.abs(A[:, 1, 0]).max() < 1e-6  # no rotation unless asked (the official multi-view recipe)
+    with pytest.raises(ValueError, match="rotation"):
+        _dataset(corpus_dir, views=2, rotation=120.0)
