@@ -358,3 +358,22 @@ def test_tracking_a_real_person_with_a_good_2d_model_keeps_the_box_on_them():
     tracked = figures["tracked_openpose_2d"]
     assert tracked["recall"] >= 0.95, tracked
     assert min(tracked["recall_per_view"].values()) >= 0.9, tracked
+
+
+def test_the_demo_weights_keep_to_the_subject_beside_a_second_person(tmp_path):
+    """`bench locate`'s held-out `high-low4` mix session (seed 7202, 300 frame sets): the two people stand about
+    0.6 m apart for long stretches, and the demo weights' own 2D is fed back as live. The stage-2 weights trained
+    without near distractors read the other person in every view there (box recall 50 %, worst view 41 %; on the
+    first 200 frame sets alone 92 %, so the whole session is needed); the shipped weights 96 %, worst view 90 %."""
+    from core.inference.weights import load_demo_estimator
+    from core.studio.recording import render_session
+    from core.studio.rig_presets import make_rig
+    from core.studio.studio import make_studio
+    from core.train.localisation import locate_session
+
+    studio = make_studio(rig=make_rig("high-low4"), motion="mix", people=2, seed=7202, fps=30.0)
+    render_session(studio, tmp_path / "mix", 300, overwrite=True)
+    estimator = load_demo_estimator(device="cpu", num_threads=2)
+    figures = locate_session(tmp_path / "mix", pose="model", estimator=estimator)
+    assert figures["recall"] >= 0.9, figures
+    assert figures["min_view_recall"] >= 0.85, figures
