@@ -51,10 +51,11 @@ def test_missing_demo_weights_name_the_file(tmp_path, monkeypatch):
         demo.load_demo_estimator()
 
 
-def test_shipped_weights_follow_the_person_better_than_the_mean_pose(tmp_path):
-    """The shipped weights have left the mean pose (issue 12): on a studio session rendered with a seed, preset
-    and motion training never saw, each view alone, their median 2D error is well below the session's mean-pose
-    baseline and their JDR well above it (measured on 3 sessions x 15 frame sets: 0.52x, 64 vs 34 %)."""
+def test_shipped_weights_meet_issue_12s_targets_on_an_unseen_session(tmp_path):
+    """The shipped weights see the person (issue 12): on a studio session rendered with a seed training never saw,
+    views fused as they run by default, the median 2D error is under a third of the session's mean-pose baseline,
+    JDR >= 90 % and MPJPE <= 50 mm (measured 2026-12-04: 0.17x, 99 %, 23 mm; the stage-1 weights 0.81x, 53 %,
+    219 mm; the three-session figures are in the model card)."""
     from app.cli import main
     from core.train.evaluate import evaluate_session
     from core.train.progress import session_mean_pose_baseline
@@ -63,10 +64,11 @@ def test_shipped_weights_follow_the_person_better_than_the_mean_pose(tmp_path):
     assert main(["studio", "render", "--preset", "ring4", "--motion", "reach", "--frames", "30", "--seed", "7013",
                  "--out", str(session), "--no-progress"]) == 0
     est = load_demo_estimator(device="cpu", num_threads=1)
-    result = evaluate_session(est, session, "1", stride=6)  # 5 frame sets x 4 views
+    result = evaluate_session(est, session, "all", stride=6)  # 5 frame sets x 4 views, fused
     baseline = session_mean_pose_baseline(session, stride=6)
-    assert result.overall["error_2d_px_median"] < 0.75 * baseline["median_px"], (result.overall, baseline)
-    assert result.overall["jdr"] > baseline["jdr"] + 0.15, (result.overall, baseline)
+    assert result.overall["error_2d_px_median"] < baseline["median_px"] / 3, (result.overall, baseline)
+    assert result.overall["jdr"] >= 0.9, (result.overall, baseline)
+    assert result.overall["mpjpe_mm"] <= 50.0, result.overall
 
 
 def test_fusion_default_follows_the_weights_metadata(tmp_path):
