@@ -68,7 +68,7 @@ class FinetuneOptions:
         visible_only: train only on joints visible in each view.
         rotation: in-plane rotation of the training crops, degrees (each view on its own, with probability 0.6:
             ``clip(rotation * N(0, 1), +-2 rotation)``): a few dozen frame sets then teach limb angles they do not
-            show (Pose2Sim held-out 3D 85 -> see docs/BENCHMARKS.md); 0 = the corpus recipe's scale/shift only.
+            show (the Pose2Sim session's held-out 2D 21 -> 18 px, docs/BENCHMARKS.md); 0 = scale/shift jitter only.
         fresh: discard an earlier run folder's checkpoint instead of resuming it.
         seed: random seed.
     """
