@@ -445,6 +445,17 @@ def random_lighting(rng: np.random.Generator, changes: bool = True) -> LightingS
 
 
 # ------------------------------------------------------------------------------------------------
+def check_distractor_distance(value) -> tuple[float, float] | None:
+    """``(min, max)`` metres from the subject to another person (``None`` passes through); ``ValueError`` naming the
+    option when it is not ``0 <= min <= max``."""
+    if value is None:
+        return None
+    lo, hi = (float(v) for v in value)
+    if not 0.0 <= lo <= hi:
+        raise ValueError(f"distractor_distance must be (min, max) metres with 0 <= min <= max, got {tuple(value)}")
+    return lo, hi
+
+
 @dataclass(eq=False)
 class SceneActor:
     """An actor with their motion."""

@@ -37,6 +37,7 @@ import numpy as np
 
 from core.inference.preprocess import apply_affine, box_to_center_scale, crop_affine, warp_crop
 from core.studio.body import STUDIO_JOINTS
+from core.studio.scene import check_distractor_distance
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class CorpusSpec:
             raise ValueError(f"crop_size must be at least 32 px, got {self.crop_size}")
         if not 1.0 <= self.margin <= 3.0:
             raise ValueError(f"margin must be in [1, 3] (stored crop / padded box), got {self.margin}")
+        check_distractor_distance(self.distractor_distance)  # before a manifest is written, not in the renderer
 
     @property
     def shards(self) -> int:

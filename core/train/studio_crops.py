@@ -38,7 +38,8 @@ from core.studio.body import joint_indices
 from core.studio.motion import MOTIONS, make_motion
 from core.studio.render import CameraRenderer, joint_visibility
 from core.studio.rig_presets import PRESETS, make_rig, realistic_intrinsics
-from core.studio.scene import Scene, SceneActor, random_lighting, random_props, random_room
+from core.studio.scene import (Scene, SceneActor, check_distractor_distance, random_lighting, random_props,
+                                random_room)
 from core.studio.studio import person_boxes
 from core.train.augment import augment_person
 from core.train.datasets import register_dataset
@@ -99,12 +100,7 @@ class _StudioSamples(Dataset, ABC):
         self.render_size = tuple(int(v) for v in render_size)
         self.motion = motion
         self.people = people
-        if distractor_distance is not None:
-            lo, hi = (float(v) for v in distractor_distance)
-            if not 0.0 <= lo <= hi:
-                raise ValueError(f"distractor_distance must be (min, max) metres with 0 <= min <= max, got "
-                                 f"{distractor_distance}")
-        self.distractor_distance = None if distractor_distance is None else (lo, hi)
+        self.distractor_distance = check_distractor_distance(distractor_distance)
         self.backdrop_downscale = backdrop_downscale
         self.lenses = lens_pool(self.seed, self.render_size)
         self.rooms = 6  # textured rooms per dataset, generated once each (the props, light and cameras vary)
@@ -164,12 +160,13 @@ class _StudioSamples(Dataset, ABC):
             actor = random_actor(rng, name=f"actor{p}")
             if p == 0:
                 start = subject_start = rng.normal(0, 0.35, 2)
-            elif self.distractor_distance is None:  # distractors around the subject, sometimes in front of it
+            else:  # distractors around the subject, sometimes in front of it
                 a = rng.uniform(0, 2 * np.pi)
-                start = 1.1 * np.array([np.cos(a), np.sin(a)]) + rng.normal(0, 0.2, 2)
-            else:  # at a chosen distance from the subject's start (metres), side by side or in front
-                a = rng.uniform(0, 2 * np.pi)
-                start = subject_start + rng.uniform(*self.distractor_distance) * np.array([np.cos(a), np.sin(a)])
+                direction = np.array([np.cos(a), np.sin(a)])
+                if self.distractor_distance is None:  # the first corpora's rule, around the origin
+                    start = 1.1 * direction + rng.normal(0, 0.2, 2)
+                else:  # at a chosen distance (metres) from the subject's start
+                    start = subject_start + rng.uniform(*self.distractor_distance) * direction
             motion = make_motion(self.motion, actor.shape, seed=int(rng.integers(1 << 30)), start_xy=start,
                                  radius=0.6, center=start)
             actors.append(SceneActor(actor, motion))

@@ -60,6 +60,8 @@ def test_bad_specs_are_named():
         CorpusSpec(crop_size=8)
     with pytest.raises(ValueError, match="margin"):
         CorpusSpec(margin=0.5)
+    with pytest.raises(ValueError, match="distractor_distance"):
+        CorpusSpec(distractor_distance=(0.9, 0.4))
 
 
 def test_cli_renders_a_corpus(tmp_path, capsys):
