@@ -185,13 +185,11 @@ class Camera:
         # Element-wise rather than a (N, 3) @ (3, 3) product: several times faster for large N.
         return np.stack([R[i, 0] * x + R[i, 1] * y + R[i, 2] * z + t[i] for i in range(3)], axis=1)
 
+    @np.errstate(over="ignore", invalid="ignore")
     def distort(self, normalized: np.ndarray) -> np.ndarray:
         """Ideal normalised coordinates (N, 2) (``x/z, y/z``) -> distorted normalised coordinates (N, 2). A point
         on the camera plane (a degenerate triangulation) gives inf/NaN, silently: callers test finiteness."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._distort(np.asarray(normalized, dtype=np.float64))
-
-    def _distort(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(normalized, dtype=np.float64)
         x, y = xy[..., 0], xy[..., 1]
         d = self.dist
         r2 = x * x + y * y
