@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--rotation", type=float, default=30.0,
                         help="in-plane rotation of the training crops, degrees (0: scale/shift jitter only)")
+    parser.add_argument("--no-flip", dest="flip", action="store_false",
+                        help="do not mirror training frame sets (left/right labels swapped; default: half of them)")
+    parser.add_argument("--seed", type=int, default=0, help="fine-tuning random seed (augmentation and order)")
     parser.add_argument("--max-minutes", type=float, default=11.0, help="fine-tuning wall-time budget (0: none)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--fresh", action="store_true",
@@ -210,10 +213,12 @@ def run(args: argparse.Namespace) -> dict:
         summary = finetune(FinetuneOptions(sessions=[str(session_dir)], init=str(weights), labels="mediapipe",
                                            preset=args.preset, holdout=holdout, epochs=args.epochs, lr=args.lr,
                                            max_minutes=args.max_minutes, device="cpu", threads=args.threads,
-                                           rotation=args.rotation, fresh=args.fresh))
+                                           rotation=args.rotation, flip=args.flip, seed=args.seed,
+                                           fresh=args.fresh))
         figures["minutes"]["finetune"] = (time.monotonic() - t0) / 60
         figures["finetune"] = {k: summary[k] for k in ("epochs", "epochs_planned", "before", "after", "minutes",
-                                                        "weights")} | {"rotation_deg": args.rotation}
+                                                        "weights")} | {"rotation_deg": args.rotation,
+                                                                                  "flip": args.flip, "seed": args.seed}
         figures["ppt_after"] = ppt_3d(summary["weights"], args.preset, session, labels, held, trc, coco,
                                       args.threads)
         before, after = figures["ppt_before"]["median_mm"], figures["ppt_after"]["median_mm"]

@@ -34,7 +34,7 @@ class SessionLabelsDataset(ConcatDataset):
     def __init__(self, sessions, image_size, heatmap_size, token_stride, *, labels: str | None = None,
                  split: str = "train", holdout: float = 0.3, views: int = 0, multiview_layout: bool = True,
                  train: bool | None = None, visible_only: bool = False, min_frames: int = 1,
-                 squeeze: bool = False, rotation: float = 0.0) -> None:
+                 squeeze: bool = False, rotation: float = 0.0, flip: bool = False) -> None:
         if isinstance(sessions, (str, Path)):
             sessions = [sessions]
         if not sessions:
@@ -59,7 +59,7 @@ class SessionLabelsDataset(ConcatDataset):
                                  f"{corpus.views}, got {views}")
             parts.append(CorpusDataset(ls.folder, image_size, heatmap_size, token_stride, views=n_views,
                                        multiview_layout=multiview_layout, train=augment, squeeze=squeeze,
-                                       corpus=corpus, rotation=rotation))
+                                       corpus=corpus, rotation=rotation, flip=flip))
             self.frames.append(frames)
         counts = {p.views for p in parts}
         if len(counts) > 1 and views != 1:
@@ -73,10 +73,10 @@ class SessionLabelsDataset(ConcatDataset):
 @register_dataset("session-labels")
 def _build(model_config, sessions=(), labels: str = "", split: str = "train", holdout: float = 0.3, views: int = 0,
            train: bool | None = None, visible_only: bool = False, min_frames: int = 1,
-           rotation: float = 0.0) -> SessionLabelsDataset:
+           rotation: float = 0.0, flip: bool = False) -> SessionLabelsDataset:
     multiview = model_config.is_multiview
     return SessionLabelsDataset(list(sessions), model_config.image_size, model_config.heatmap_size,
                                 model_config.token_stride, labels=labels or None, split=split, holdout=holdout,
                                 views=views if multiview else 1, multiview_layout=multiview, train=train,
                                 visible_only=visible_only, min_frames=min_frames, squeeze=not multiview,
-                                rotation=rotation)
+                                rotation=rotation, flip=flip)

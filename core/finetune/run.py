@@ -69,6 +69,9 @@ class FinetuneOptions:
         rotation: in-plane rotation of the training crops, degrees (each view on its own, with probability 0.6:
             ``clip(rotation * N(0, 1), +-2 rotation)``): a few dozen frame sets then teach limb angles they do not
             show (the Pose2Sim session's held-out 2D 21 -> 18 px, docs/BENCHMARKS.md); 0 = scale/shift jitter only.
+        flip: mirror all views of half the training frame sets together, left/right labels swapped (multi-view
+            models; single-view ones always flip, PPT_SPEC 4.2): each side of the body learns the poses the other
+            side shows.
         fresh: discard an earlier run folder's checkpoint instead of resuming it.
         seed: random seed.
     """
@@ -91,6 +94,7 @@ class FinetuneOptions:
     unfused_fraction: float = 0.2
     visible_only: bool = False
     rotation: float = 30.0
+    flip: bool = True
     fresh: bool = False
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -136,8 +140,8 @@ def build_config(opts: FinetuneOptions) -> ExperimentConfig:
     batch = opts.batch_size or (4 if mcfg.is_multiview else 16)
     raw = {
         "model": model,
-        "data": {"train": {**data, "split": "train", "rotation": opts.rotation}, "val": {**data, "split": "held-out"},
-                 "order": "shuffle"},
+        "data": {"train": {**data, "split": "train", "rotation": opts.rotation, "flip": opts.flip},
+                 "val": {**data, "split": "held-out"}, "order": "shuffle"},
         "optim": {"lr": opts.lr, "epochs": opts.epochs, "milestones": [max(1, int(round(0.7 * opts.epochs)))],
                   "gamma": 0.1, "batch_size": batch},
         "keep_ratio": {"schedule": "fixed", "final": mcfg.keep_ratio},

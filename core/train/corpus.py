@@ -5,9 +5,12 @@ random per epoch while nothing is rendered:
 
 * ``views = 1`` (single-view pretraining): one view of one sample per item; augmentation as PPT_SPEC 4.2
   (half body, scale, rotation, flip).
-* ``views = V`` (multi-view): all views of a sample, mild scale and shift jitter only (rotating or mirroring a
-  view would break its camera geometry), and per token the world-frame viewing ray of its centre for the 3D
-  positional encoding (PPT_SPEC 5.2; lens distortion removed).
+* ``views = V`` (multi-view): all views of a sample, mild scale and shift jitter (the official recipe), optional
+  in-plane rotation per view and a horizontal flip of all views together (fine-tuning), and per token the
+  world-frame viewing ray of its centre for the 3D positional encoding (PPT_SPEC 5.2; lens distortion removed).
+  Rays are computed through the crop's full affine (rotation and mirror included), so they stay the true rays of
+  the pixels a token shows; a flip mirrors every view of the sample and swaps left/right labels in all of them, so
+  the views still agree on which 3D point each joint is.
 
 Items follow :class:`core.train.studio_crops.StudioMultiView`'s layout (HRNet square crops, BGR, rounded
 Gaussian targets, Human3.6M-17 joints) for multi-view models, and :class:`StudioSingleView`'s (unbiased affine,
@@ -56,11 +59,15 @@ class CorpusDataset(Dataset):
         squeeze: drop the view axis (single-view models).
         rotation: multi-view training: in-plane crop rotation, degrees: with probability 0.6,
             ``clip(rotation * N(0, 1), -2 rotation, 2 rotation)`` per view (0: none, the official multi-view recipe).
+        flip: multi-view training: with probability 0.5 mirror all views of a sample and swap left/right joints
+            (False: none, the official multi-view recipe). A left/right-symmetric exercise then teaches each side the
+            other side's poses.
     """
 
     def __init__(self, path, image_size, heatmap_size, token_stride, *, views: int = 1, multiview_layout: bool = True,
                  train: bool = True, max_samples: int = 0, min_joints: int = 6, sigma: float = 2.0,
-                 squeeze: bool = False, corpus: Corpus | None = None, rotation: float = 0.0) -> None:
+                 squeeze: bool = False, corpus: Corpus | None = None, rotation: float = 0.0,
+                 flip: bool = False) -> None:
         self.corpus = corpus if corpus is not None else Corpus.load(path, max_samples)
         if views not in (1, self.corpus.views):
             raise ValueError(f"views must be 1 or the corpus's {self.corpus.views}, got {views}")
@@ -76,6 +83,7 @@ class CorpusDataset(Dataset):
         if not 0.0 <= rotation <= 90.0:
             raise ValueError(f"rotation must be 0-90 degrees, got {rotation}")
         self.rotation = float(rotation)
+        self.flip = bool(flip)
         self.convention = "hrnet" if multiview_layout else "unbiased"
         spec = self.corpus.spec
         joints = self.corpus.arrays["joints"][:, :, self.joint_index]  # (S, V, J, 2) stored px
@@ -101,7 +109,8 @@ class CorpusDataset(Dataset):
         return len(self.items)
 
     # ------------------------------------------------------------------------------------------------
-    def _view(self, rng: np.random.Generator, s: int, v: int) -> dict:
+    def _view(self, rng: np.random.Generator, s: int, v: int, flip: bool = False) -> dict:
+        """One view's item; ``flip`` (multi-view training): mirror it and swap left/right joints."""
         a = self.corpus.arrays
         image = self.corpus.crop(s, v)
         stored = a["joints"][s, v, self.joint_index].astype(np.float64)
@@ -118,13 +127,22 @@ class CorpusDataset(Dataset):
         center, scale = center[0], scale[0]
         rotation, mirror = 0.0, np.array([[1.0, 0, 0], [0, 1.0, 0]])
         if self.train and self.views == 1:
-            flip = (H36M17 if self.multiview_layout else COCO17).flip_permutation()
+            perm = (H36M17 if self.multiview_layout else COCO17).flip_permutation()
             image, stored, labelled, _, center, scale, rotation = augment_person(
-                rng, image, stored, labelled, center, scale, W / H, flip, ())
+                rng, image, stored, labelled, center, scale, W / H, perm, ())
             if image.strides[1] < 0:  # mirrored: stored px x -> (w - 1 - x)
                 mirror = np.array([[-1.0, 0, image.shape[1] - 1], [0, 1.0, 0]])
-                orig = orig[flip]
+                orig = orig[perm]
         elif self.train:  # multi-view: scale and shift jitter (the locator's boxes are not exact either)
+            if flip:  # all views of the sample together (the caller draws it), so the labels stay one 3D skeleton
+                perm = H36M17.flip_permutation()
+                image = image[:, ::-1]
+                w = image.shape[1]
+                stored = stored[perm]
+                stored[:, 0] = w - 1 - stored[:, 0]
+                labelled, orig = labelled[perm], orig[perm]
+                center = np.array([w - 1 - center[0], center[1]])
+                mirror = np.array([[-1.0, 0, w - 1], [0, 1.0, 0]])
             scale = scale * np.clip(1 + 0.15 * rng.standard_normal(), 0.8, 1.25)
             center = center + rng.normal(0, 0.04, 2) * scale * 200
             if self.rotation and rng.random() < 0.6:  # each view on its own; its rays follow through ``to_image``
@@ -153,7 +171,11 @@ class CorpusDataset(Dataset):
         # Training draws differ per epoch and worker (torch seeds each DataLoader worker); evaluation is fixed.
         seed = int(torch.randint(0, 1 << 62, (1,)).item()) if self.train else 0
         rng = np.random.default_rng([seed, index])
-        views = [self._view(rng, s, v)] if self.views == 1 else [self._view(rng, s, k) for k in range(self.views)]
+        if self.views == 1:
+            views = [self._view(rng, s, v)]
+        else:
+            flip = self.train and self.flip and rng.random() < 0.5
+            views = [self._view(rng, s, k, flip) for k in range(self.views)]
         crops = np.stack([x["crop"] for x in views])
         images = normalize_crops(crops, rgb=not self.multiview_layout).transpose(0, 3, 1, 2)
         out = {"image": torch.from_numpy(np.ascontiguousarray(images))}

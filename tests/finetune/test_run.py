@@ -35,6 +35,8 @@ def test_config_is_a_strict_experiment_with_the_weights_architecture(labelled, t
     # Training crops turn (a few frame sets then teach limb angles they do not show); held-out crops do not.
     assert cfg.data.train["rotation"] == 30.0 and "rotation" not in cfg.data.val
     assert build_config(options(labelled, tiny_weights, rotation=0.0).resolved()).data.train["rotation"] == 0.0
+    assert cfg.data.train["flip"] is True and "flip" not in cfg.data.val
+    assert build_config(options(labelled, tiny_weights, flip=False).resolved()).data.train["flip"] is False
     with pytest.raises(ValueError, match="would overwrite the init weights"):
         options(labelled, tiny_weights, out=str(tiny_weights)).resolved()
     with pytest.raises(FileNotFoundError, match="init weights not found"):
@@ -119,9 +121,9 @@ def test_torchrun_command_repeats_the_options():
     args = argparse.Namespace(sessions=["a", "b"], init="w.pth", preset="multiview_ppt_s", labels=None, name="n",
                               run_dir=None, out=None, holdout=0.3, epochs=5, lr=1e-4, batch_size=0, max_minutes=0.0,
                               device="auto", threads=0, workers=0, visible_only=False, fresh=True, json=False,
-                              rotation=15.0)
+                              rotation=15.0, flip=False)
     cmd = torchrun_command(args, 2)
     assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     assert cmd[cmd.index("app.cli") + 1:cmd.index("app.cli") + 5] == ["finetune", "train", "a", "b"]
     assert "--processes" in cmd and "--fresh" in cmd and "--labels" not in cmd and "--epochs" in cmd
-    assert cmd[cmd.index("--rotation") + 1] == "15.0"
+    assert cmd[cmd.index("--rotation") + 1] == "15.0" and "--no-flip" in cmd

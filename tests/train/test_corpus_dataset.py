@@ -135,3 +135,27 @@ def test_multiview_rotation_turns_each_view_and_keeps_truth_and_rays_consistent(
     assert np.abs(A[:, 1, 0]).max() < 1e-6  # no rotation unless asked (the official multi-view recipe)
     with pytest.raises(ValueError, match="rotation"):
         _dataset(corpus_dir, views=2, rotation=120.0)
+
+
+def test_multiview_flip_mirrors_all_views_together_and_swaps_left_and_right(corpus_dir):
+    from core.geometry.skeletons import H36M17
+
+    truth = _dataset(corpus_dir, views=2, train=False)
+    flipping = _dataset(corpus_dir, views=2, train=True, flip=True)
+    perm = H36M17.flip_permutation()
+    mirrored = []
+    for index in range(len(flipping)):
+        original = truth[index]["joints_image"].numpy()
+        for _ in range(6):
+            item = flipping[index]
+            det = np.linalg.det(item["to_image"].numpy()[:, :, :2])
+            assert (det < 0).all() or (det > 0).all()  # every view of a sample, or none
+            m = bool(det[0] < 0)
+            mirrored.append(m)
+            # each label stays on its image point; a mirrored sample calls the left wrist the right one in every view
+            w = item["weight"].numpy() > 0
+            np.testing.assert_allclose(_to_image(item)[w], item["joints_image"].numpy()[w], atol=1e-2)
+            np.testing.assert_allclose(item["joints_image"].numpy(), original[:, perm] if m else original, atol=1e-3)
+    assert 0.2 < np.mean(mirrored) < 0.8
+    plain = _dataset(corpus_dir, views=2, train=True)
+    assert all((np.linalg.det(plain[i]["to_image"].numpy()[:, :, :2]) > 0).all() for i in range(len(plain)))
