@@ -136,6 +136,28 @@ def test_other_people_do_not_pull_the_track_away(two_people):
     assert (iou(after, before) > 0.85).all() and (after[:, 3] >= before[:, 3]).all()
 
 
+def test_a_skeleton_pulled_off_the_course_moves_the_track_only_part_of_the_way(two_people):
+    """Where two people cross, a 2D model reading both pulls the skeleton towards the other one a little more on
+    every frame set: the track closes only :attr:`PersonLocator.centre_gain` of the gap to a confirmed skeleton,
+    so it keeps its course (walk 7201's crossing: off by up to 2.5 m with the whole gap closed, at most 0.19 m
+    with half), and skeletons back on the person bring it back."""
+    vrig, sets = two_people
+    det = TruthDetector(vrig, people=(0,))
+    locator = PersonLocator(vrig.studio.rig, [det])
+    _run(vrig, sets[:6], locator, det)
+    locator.locate(sets[6])
+    truth = vrig.truth(6).joints_3d[0, :17]
+    pull = np.array([0.3, 0.0, 0.0])  # 30 cm towards someone else, inside the 0.5 m gate
+    locator.observe(None, truth + pull, sets[6].t_ns)
+    assert locator._misses == 0
+    off = np.linalg.norm(locator._center - np.median(truth, 0))
+    assert 0.05 < off < 0.2, off  # half of the 30 cm, give or take the prediction's own error
+    for k in range(7, 12):
+        locator.locate(sets[k])
+        locator.observe(None, vrig.truth(k).joints_3d[0, :17], sets[k].t_ns)
+    assert np.linalg.norm(locator._center - np.median(vrig.truth(11).joints_3d[0, :17], 0)) < 0.05
+
+
 def test_an_outlier_joint_neither_loses_the_track_nor_moves_it(two_people, monkeypatch):
     """Real 2D (Pose2Sim's OpenPose) sometimes triangulates one joint metres away: the skeleton still confirms the
     track, and the foreground re-centring compares the body, not the stray joint, with the image."""
@@ -377,3 +399,41 @@ def test_the_demo_weights_keep_to_the_subject_beside_a_second_person(tmp_path):
     figures = locate_session(tmp_path / "mix", pose="model", estimator=estimator)
     assert figures["recall"] >= 0.9, figures
     assert figures["min_view_recall"] >= 0.85, figures
+
+
+def test_a_box_widens_to_the_silhouette_when_a_model_misreads_the_legs():
+    """A 2D model that puts both ankles together mid-stride (the studio weights' commonest box error) narrows the
+    skeleton's box; with static cameras the person's silhouette widens it back towards the truth box, and a
+    locator told not to use it keeps the narrow box."""
+    vrig = make_virtual_rig("ring4", fps=30, motion="walk", seed=3, realtime=False, lighting_changes=False)
+    sets = [vrig.read_set(k)[0] for k in range(60)]
+    rig = vrig.studio.rig
+    legs = [H36M.index(n) for n in ("left_ankle", "right_ankle", "left_knee", "right_knee")]
+    pelvis = H36M.index("pelvis")
+
+    def collapsed(i):  # knees and ankles straight below the pelvis in every view
+        j = vrig.truth(i).joints_2d[:, 0, :17].copy()
+        j[:, legs, 0] = j[:, pelvis, None, 0]
+        return j
+
+    results = {}
+    for silhouette in (True, False):
+        det = TruthDetector(vrig, people=(0,))
+        locator = PersonLocator(rig, [det, BackgroundSubtractionDetector("mog2")], silhouette=silhouette)
+        predict = truth_predict(collapsed, aspect=1.0, noise_px=1.0)
+        ratios, hits = [], []
+        for fs in sets:
+            det._index = fs.index
+            person = locator.locate(fs)
+            kp, conf = predict(fs, person.boxes)
+            pose = triangulate_poses(rig, Poses2D(list(rig.names), kp, conf, H36M), PipelineSettings())
+            locator.observe(None, pose.raw_points, fs.t_ns)
+            if fs.index >= 30:  # the background model has learned the room
+                truth = box_of_points(vrig.truth(fs.index).joints_2d[:, 0, :17], min_points=2)
+                wide = truth[:, 2] > 0.35 * truth[:, 3]  # views that see the stride
+                ratios += list(person.boxes[wide, 2] / truth[wide, 2])
+                hits += list(iou(person.boxes[wide], truth[wide]) >= 0.5)
+        results[silhouette] = (np.median(ratios), np.mean(hits), len(ratios))
+    (w_on, hit_on, n), (w_off, hit_off, _) = results[True], results[False]
+    assert n >= 20
+    assert w_on > w_off + 0.1 and hit_on > hit_off + 0.05  # measured: 0.95 vs 0.74 of the truth width, 85 vs 70 %
