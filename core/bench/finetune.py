@@ -217,8 +217,8 @@ def run(args: argparse.Namespace) -> dict:
                                            fresh=args.fresh))
         figures["minutes"]["finetune"] = (time.monotonic() - t0) / 60
         figures["finetune"] = {k: summary[k] for k in ("epochs", "epochs_planned", "before", "after", "minutes",
-                                                        "weights")} | {"rotation_deg": args.rotation,
-                                                                                  "flip": args.flip, "seed": args.seed}
+                                                        "weights")}
+        figures["finetune"].update(rotation_deg=args.rotation, flip=args.flip, seed=args.seed)
         figures["ppt_after"] = ppt_3d(summary["weights"], args.preset, session, labels, held, trc, coco,
                                       args.threads)
         before, after = figures["ppt_before"]["median_mm"], figures["ppt_after"]["median_mm"]

@@ -135,6 +135,8 @@ class PersonLocator:
         self.cameras = list(rig.names)
         self.detectors: list[PersonDetector] = (create_detectors(detectors) if isinstance(detectors, str)
                                                 else list(detectors))
+        # the background model whose foreground re-centres and widens the track (static cameras), if any
+        self._background = next((d for d in self.detectors if isinstance(d, BackgroundSubtractionDetector)), None)
         self.max_misses = int(max_misses)
         self.margin = float(margin)
         self.recenter = bool(recenter)
@@ -388,7 +390,7 @@ class PersonLocator:
     def _foreground_boxes(self, proj: np.ndarray, images) -> np.ndarray | None:
         """Per view the box (C, 4) of one person-sized foreground region around the projected track ``proj
         (C, N, 2)``, NaN where there is none (static person, two people merged, no background model)."""
-        bg = next((d for d in self.detectors if isinstance(d, BackgroundSubtractionDetector)), None)
+        bg = self._background
         if bg is None:
             return None
         C = len(self.cameras)
@@ -422,7 +424,7 @@ class PersonLocator:
         joints on each side (feet, hands, the body's thickness), so that much is taken off first. Only a silhouette
         of one person (height and area of one person at the track's depth, centre within 12 cm of the track's
         ``point`` (3,)) is used: two people merged, a ghost or a light change leave the box as it is."""
-        bg = next((d for d in self.detectors if isinstance(d, BackgroundSubtractionDetector)), None)
+        bg = self._background
         if bg is None:
             return boxes
         ppm = self._pixels_per_unit(point) / self._unit  # (C,) px per metre
@@ -439,7 +441,7 @@ class PersonLocator:
             y0, y1 = int(max(b[1] / r, 0)), int(min((b[1] + b[3]) / r + 1, mask.shape[0]))
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            n, _, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
+            _, _, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
             bx0, bx1 = b[0] / r - x0, (b[0] + b[2]) / r - x0  # the box, reduced px in the window
             keep = stats[1:][(stats[1:, 4] >= 2) & (stats[1:, 0] < bx1) & (stats[1:, 0] + stats[1:, 2] > bx0)]
             if not len(keep):

@@ -40,7 +40,7 @@ def augment_person(rng: np.random.Generator, image: np.ndarray, joints: np.ndarr
     """Draw one augmentation and apply its flip.
 
     Returns ``(image, joints, flags, per_joint, center, scale, rotation_deg)``: the image and joints mirrored
-    when flipped, ``flags`` and every ``per_joint`` array (J,) permuted left/right with the joints.
+    when flipped, ``flags`` and every ``per_joint`` array (J, ...) permuted left/right with the joints.
     """
     joints = joints.copy()
     if flags.sum() > 8 and rng.random() < 0.3:
@@ -48,10 +48,24 @@ def augment_person(rng: np.random.Generator, image: np.ndarray, joints: np.ndarr
     scale = scale * np.clip(1 + 0.35 * rng.standard_normal(), 0.65, 1.35)
     rotation = float(np.clip(45 * rng.standard_normal(), -90, 90)) if rng.random() < 0.6 else 0.0
     if rng.random() < 0.5:
-        image = image[:, ::-1]
-        joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
-        joints, flags = joints[flip_permutation], flags[flip_permutation]
-        per_joint = tuple(a[flip_permutation] for a in per_joint)
-        center = center.copy()
-        center[0] = image.shape[1] - 1 - center[0]
+        image, joints, flags, per_joint, center = mirror_person(image, joints, flags, center, flip_permutation,
+                                                                per_joint)
     return image, joints, flags, per_joint, center, scale, rotation
+
+
+def mirror_person(image: np.ndarray, joints: np.ndarray, flags: np.ndarray, center: np.ndarray,
+                  flip_permutation: np.ndarray, per_joint: tuple[np.ndarray, ...] = ()):
+    """The horizontal mirror of one person's image: ``(image, joints, flags, per_joint, center)`` with the image
+    a mirrored view (negative column stride), joint and centre x -> ``w - 1 - x`` (px), and ``flags`` and every
+    ``per_joint`` array (J, ...) permuted left/right with the joints. :func:`mirror_affine` maps px the same way."""
+    w = image.shape[1]
+    joints = joints[flip_permutation]
+    joints[:, 0] = w - 1 - joints[:, 0]
+    center = np.array([w - 1 - center[0], center[1]], dtype=np.float64)
+    return (image[:, ::-1], joints, flags[flip_permutation], tuple(a[flip_permutation] for a in per_joint),
+            center)
+
+
+def mirror_affine(width: int) -> np.ndarray:
+    """``(2, 3)`` affine of the horizontal mirror of an image ``width`` px wide: x -> ``width - 1 - x``."""
+    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0]])

@@ -30,7 +30,7 @@ from core.geometry.skeletons import COCO17, H36M17
 from core.inference.preprocess import (apply_affine, box_to_center_scale, crop_affine, invert_affine, normalize_crops,
                                        token_centers, warp_crop)
 from core.studio.body import joint_indices
-from core.train.augment import augment_person
+from core.train.augment import augment_person, mirror_affine, mirror_person
 from core.train.corpus_render import Corpus
 from core.train.datasets import register_dataset
 from core.train.targets import rounded_gaussian_targets, unbiased_gaussian_targets
@@ -126,23 +126,17 @@ class CorpusDataset(Dataset):
         center, scale = box_to_center_scale(box[None], W / H, padding=self.spec.padding, convention=self.convention)
         center, scale = center[0], scale[0]
         rotation, mirror = 0.0, np.array([[1.0, 0, 0], [0, 1.0, 0]])
+        perm = self.skeleton.flip_permutation()
         if self.train and self.views == 1:
-            perm = (H36M17 if self.multiview_layout else COCO17).flip_permutation()
-            image, stored, labelled, _, center, scale, rotation = augment_person(
-                rng, image, stored, labelled, center, scale, W / H, perm, ())
+            image, stored, labelled, (orig,), center, scale, rotation = augment_person(
+                rng, image, stored, labelled, center, scale, W / H, perm, (orig,))
             if image.strides[1] < 0:  # mirrored: stored px x -> (w - 1 - x)
-                mirror = np.array([[-1.0, 0, image.shape[1] - 1], [0, 1.0, 0]])
-                orig = orig[perm]
+                mirror = mirror_affine(image.shape[1])
         elif self.train:  # multi-view: scale and shift jitter (the locator's boxes are not exact either)
             if flip:  # all views of the sample together (the caller draws it), so the labels stay one 3D skeleton
-                perm = H36M17.flip_permutation()
-                image = image[:, ::-1]
-                w = image.shape[1]
-                stored = stored[perm]
-                stored[:, 0] = w - 1 - stored[:, 0]
-                labelled, orig = labelled[perm], orig[perm]
-                center = np.array([w - 1 - center[0], center[1]])
-                mirror = np.array([[-1.0, 0, w - 1], [0, 1.0, 0]])
+                image, stored, labelled, (orig,), center = mirror_person(image, stored, labelled, center, perm,
+                                                                         (orig,))
+                mirror = mirror_affine(image.shape[1])
             scale = scale * np.clip(1 + 0.15 * rng.standard_normal(), 0.8, 1.25)
             center = center + rng.normal(0, 0.04, 2) * scale * 200
             if self.rotation and rng.random() < 0.6:  # each view on its own; its rays follow through ``to_image``
