@@ -6,6 +6,8 @@
 * :mod:`core.locate.detectors`: background subtraction (MOG2/KNN, no weights) and MediaPipe's BlazePose person
   detector, chosen by :func:`~core.locate.detectors.create_detectors`.
 * :mod:`core.locate.association`: detections made consistent across views with the calibration.
+* :mod:`core.locate.appearance`: the subject's look (torso colours per view), so views whose 2D reads someone else
+  are left out of the track.
 * :mod:`core.locate.boxes`: box arithmetic (IoU, crops, points inside).
 
 :func:`make_locator` gives top-down backends (``estimator.top_down``) a locator; :mod:`core.processing` runs it

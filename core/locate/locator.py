@@ -18,7 +18,9 @@ box (and so no 2D). With static cameras, the foreground of a cheap background mo
 re-centres a skeleton that disagrees with the image by more than 15 cm in several views consistently (e.g. a model
 that has not followed the person's motion), and widens a box to the joints the person's silhouette implies where
 the skeleton's box is narrower (a 2D model that misread a limb, typically the far leg in a stride), as long as the
-silhouette is one person's, centred on the track.
+silhouette is one person's: head and torso no wider than the box, nothing reaching a quarter of the box's height
+below the feet (a closer person's legs), centred on the track. A person at an image's edge keeps a box while a
+fifth of it is inside.
 
 **Detection** starts and recovers the track: the detectors' boxes in every view are made consistent with the
 calibration (:func:`core.locate.association.associate`); a box whose ray misses the other views' person is
@@ -27,13 +29,17 @@ person's 3D position and height (``"tracked"``).
 
 **Main subject.** One person is followed: the first found, or the one picked with :meth:`select` (a click in a
 camera view). Its 3D track gates the model's result (a skeleton that jumps by more than about half a metre is
-not accepted, and an accepted one moves the track only half of the way from its predicted course), so a second
-person does not pull the boxes away; when the subject is lost, the search prefers
-people near where it was last seen, and accepts anyone after a while. Other people get no boxes and no 2D.
+not accepted, and an accepted one moves the track only half of the way from its predicted course), and its look
+(a colour model of the torso in each view, :mod:`core.locate.appearance`) leaves out the views whose 2D reads
+someone else (the skeleton that updates the track is triangulated from the other views), so a second person does
+not pull the boxes away, even where two people cross. When the subject is lost, the search prefers people near
+where it was last seen, and accepts anyone after a while; the look is forgotten after
+:attr:`PersonLocator.appearance_memory_s` without a match (or on a new pick). Other people get no boxes and no 2D.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -44,6 +50,8 @@ import numpy as np
 
 from core.geometry import CameraRig
 from core.geometry.camera import UNIT_SCALE_TO_M
+from core.geometry.triangulation import triangulate
+from core.locate.appearance import TorsoAppearance
 from core.locate.association import Hypothesis, associate
 from core.locate.boxes import box_of_points, centres, grow
 from core.locate.detectors import BackgroundSubtractionDetector, PersonDetector, create_detectors
@@ -103,6 +111,9 @@ class PersonLocator:
         silhouette: widen a tracked box to the person's foreground silhouette (static cameras) where the skeleton's
             box is much smaller (:attr:`silhouette_ratio`).
         min_joints: joints a triangulated skeleton needs to update the track.
+        appearance: keep a colour model of the subject's torso per view (:mod:`core.locate.appearance`); a view
+            whose 2D torso does not look like the subject's (a 2D model reading the other person at a crossing) is
+            left out of the skeleton that updates the track.
     """
 
     #: A person's box is at least this wide and at most this tall (m) at the track's depth.
@@ -126,9 +137,18 @@ class PersonLocator:
     centre_gain = 0.5
     #: How far (m) a silhouette reaches beyond the joints on each side (toes past the ankles, fingers past the wrists).
     silhouette_margin_m = 0.1
+    #: A silhouette is one person's only if its upper part (the top :attr:`silhouette_upper` of the box: head and
+    #: torso) is no wider than the box allows and its centre is within this (m) of the track's: a stride widens the
+    #: legs only, two people merged widen the shoulders too.
+    silhouette_centre_m = 0.3
+    silhouette_upper = 0.45
+    #: The subject's look is forgotten when no view has matched it for this long (s): the person found after a long
+    #: loss may be someone else, who then becomes the subject.
+    appearance_memory_s = 5.0
 
     def __init__(self, rig: CameraRig, detectors="auto", *, max_misses: int = 8, margin: float = 0.0,
-                 recenter: bool = True, silhouette: bool = True, min_joints: int = 5) -> None:
+                 recenter: bool = True, silhouette: bool = True, min_joints: int = 5,
+                 appearance: bool = True) -> None:
         if len(rig) < 1:
             raise ValueError("the person locator needs at least one calibrated camera")
         self.rig = rig
@@ -142,6 +162,7 @@ class PersonLocator:
         self.recenter = bool(recenter)
         self.silhouette = bool(silhouette)
         self.min_joints = int(min_joints)
+        self.appearance = TorsoAppearance(len(rig)) if appearance else None
         self._unit = UNIT_SCALE_TO_M[rig.units]  # metres per rig unit
         self._up = rig.up_vector
         self._fy = np.array([cam.K[1, 1] for cam in rig.cameras])
@@ -169,6 +190,10 @@ class PersonLocator:
         self._last_seen: np.ndarray | None = None
         self._boxes_2d: np.ndarray | None = None  # (C, 4) boxes of the last confident 2D, for one-camera rigs
         self._pick: tuple[int, np.ndarray, int] | None = None
+        self._images: tuple[int, list] | None = None  # (t_ns, images) of the last located frame set
+        self._look_seen_ns: int | None = None  # last time a view matched the subject's look
+        if self.appearance is not None:
+            self.appearance.reset()
 
     @property
     def detector_names(self) -> list[str]:
@@ -200,6 +225,7 @@ class PersonLocator:
                 if img is not None:
                     det.observe(n, img)
         now = int(frame_set.t_ns)
+        self._images = (now, images)  # for the look of the skeleton observed next
         event = None
         found_by: tuple[str, ...] = ()
         t_detect = 0.0
@@ -257,6 +283,9 @@ class PersonLocator:
             return
         t = self._t_ns if t_ns is None else int(t_ns)
         confirmed = False
+        looks = None
+        if poses_2d is not None and poses_2d.keypoints.shape[0] == len(self.cameras):
+            poses_2d, points_3d, looks = self._leave_out_others(poses_2d, points_3d, t)
         if poses_2d is not None and poses_2d.keypoints.shape[0] == len(self.cameras):
             good = (poses_2d.confidence > 0.3)[..., None] & np.isfinite(poses_2d.keypoints)
             kp = np.where(good, poses_2d.keypoints, np.nan)
@@ -287,9 +316,45 @@ class PersonLocator:
                         self._recentred = None
                     self._confirm(X, ok, centre, t)
                     confirmed = True
+        if confirmed and looks is not None:
+            self.appearance.learn(*looks)
         self._misses = 0 if confirmed else self._misses + 1
 
     # -- internals ------------------------------------------------------------------------------------
+    def _leave_out_others(self, poses_2d, points_3d, t: int | None):
+        """Views whose 2D torso does not look like the subject's (:attr:`appearance`) are taken out of
+        ``poses_2d`` and the skeleton ``points_3d (J, 3)`` is triangulated again without them (``None`` with fewer
+        than two views left). Returns ``(poses_2d, points_3d, looks)``, ``looks`` = (histograms, similarities) to
+        learn from once the skeleton is confirmed, or ``None``."""
+        if self.appearance is None or self._images is None or t is None or self._images[0] != t:
+            return poses_2d, points_3d, None
+        hists = self.appearance.measure(self._images[1], poses_2d.keypoints, poses_2d.confidence,
+                                        poses_2d.skeleton.joints)
+        sim = self.appearance.similarity(hists)
+        matched = sim >= self.appearance.min_similarity
+        if matched.any() or not np.isfinite(sim).any() or self._look_seen_ns is None:  # no evidence against
+            self._look_seen_ns = t
+        elif (t - self._look_seen_ns) / 1e9 > self.appearance_memory_s:
+            log.info("the subject's look has not been seen for %.0f s: following whoever is tracked now",
+                     self.appearance_memory_s)
+            self.appearance.reset()
+            sim[:] = np.nan
+        other = sim < self.appearance.min_similarity  # NaN (torso not seen, no reference): not judged
+        if not other.any():
+            return poses_2d, points_3d, (hists, sim)
+        kp = np.where(other[:, None, None], np.nan, poses_2d.keypoints)
+        conf = np.where(other[:, None], 0.0, poses_2d.confidence)
+        poses_2d = dataclasses.replace(poses_2d, keypoints=kp, confidence=conf)
+        log.debug("views %s read someone else (torso look %s)", [n for n, o in zip(self.cameras, other) if o],
+                  np.round(sim, 2))
+        if len(self.cameras) == 1 or (np.isfinite(kp).all(-1) & (conf > 0.3)).any(1).sum() < 2:
+            return poses_2d, None, (hists, np.where(other, np.nan, sim))
+        height = np.nanmedian(box_of_points(np.where((conf > 0.3)[..., None], kp, np.nan), min_points=2)[:, 3])
+        threshold = 0.05 * height if np.isfinite(height) else 20.0
+        X = triangulate(self.rig, kp, np.clip(conf, 1e-6, None), min_confidence=0.3, outliers="worst-view",
+                        threshold_px=threshold).points_3d
+        return poses_2d, X, ([None if o else h for h, o in zip(hists, other)], sim)
+
     def _views_agree(self, poses_2d, X: np.ndarray) -> bool:
         """True unless the 2D ``poses_2d`` of the views is far from the reprojection of its 3D ``X (J, 3)``
         (:attr:`max_reprojection`); True without 2D to compare with."""
@@ -367,7 +432,9 @@ class PersonLocator:
         boxes = self._person_sized(boxes, self._center + shift)
         if self.silhouette:
             boxes = self._fill_to_silhouette(boxes, self._center + shift, images)
-        boxes[inside < 3] = np.nan
+        # a person at the image's edge keeps a box while a fifth of it is in the image, even if fewer than three
+        # joints are (the model still reads the visible part)
+        boxes[(inside < 3) & ~(_share_in_image(boxes, self._sizes) >= 0.2)] = np.nan
         return boxes
 
     def _pixels_per_unit(self, point: np.ndarray) -> np.ndarray:
@@ -422,8 +489,9 @@ class PersonLocator:
         """Tracked boxes (C, 4) widened to the joints the foreground silhouette around them implies, where that is
         :attr:`silhouette_ratio` times the box's width. The silhouette reaches :attr:`silhouette_margin_m` beyond the
         joints on each side (feet, hands, the body's thickness), so that much is taken off first. Only a silhouette
-        of one person (height and area of one person at the track's depth, centre within 12 cm of the track's
-        ``point`` (3,)) is used: two people merged, a ghost or a light change leave the box as it is."""
+        of one person (height and area of one person at the track's depth, head and torso no wider than the box,
+        centre within :attr:`silhouette_centre_m` of the track's ``point`` (3,)) is used: two people merged, a ghost
+        or a light change leave the box as it is."""
         bg = self._background
         if bg is None:
             return boxes
@@ -438,21 +506,38 @@ class PersonLocator:
             mask, r = fg
             half = max(b[2] / 2, 0.8 * ppm[c])  # look up to 80 cm either side of the track's centre
             x0, x1 = int(max((centre[c, 0] - half) / r, 0)), int(min((centre[c, 0] + half) / r + 1, mask.shape[1]))
-            y0, y1 = int(max(b[1] / r, 0)), int(min((b[1] + b[3]) / r + 1, mask.shape[0]))
-            if x1 - x0 < 2 or y1 - y0 < 2:
+            # the box's rows and 40 % of its height below (a closer person's legs reach down there)
+            y0, y1 = int(max(b[1] / r, 0)), int(min((b[1] + 1.4 * b[3]) / r + 1, mask.shape[0]))
+            bottom = int(min((b[1] + b[3]) / r + 1, mask.shape[0])) - y0  # the box's last row in the window
+            if x1 - x0 < 2 or bottom < 2:
                 continue
-            _, _, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
+            _, labels, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1].astype(np.uint8),
+                                                                   connectivity=8)
             bx0, bx1 = b[0] / r - x0, (b[0] + b[2]) / r - x0  # the box, reduced px in the window
-            keep = stats[1:][(stats[1:, 4] >= 2) & (stats[1:, 0] < bx1) & (stats[1:, 0] + stats[1:, 2] > bx0)]
-            if not len(keep):
+            ids = 1 + np.nonzero((stats[1:, 4] >= 2) & (stats[1:, 0] < bx1) & (stats[1:, 0] + stats[1:, 2] > bx0)
+                                 & (stats[1:, 1] < bottom))[0]
+            if not len(ids):
                 continue
-            lo = (keep[:, 0].min() + x0) * r
-            hi = (keep[:, 0] + keep[:, 2]).max() * r + x0 * r
-            area = keep[:, 4].sum() * r * r / ppm[c] ** 2  # m^2 of silhouette inside the box's rows
-            height = (keep[:, 1] + keep[:, 3]).max() - keep[:, 1].min()
-            if not (height * r > 0.6 * b[3] and area < 0.6 and abs((lo + hi) / 2 - centre[c, 0]) < 0.12 * ppm[c]):
+            member = np.zeros(len(stats), bool)
+            member[ids] = True
+            sil = member[labels]  # the kept components' pixels
+            cols = sil[:bottom].any(0).nonzero()[0]
+            rows = sil[:bottom].any(1).nonzero()[0]
+            if not cols.size:
                 continue
-            lo, hi = lo + self.silhouette_margin_m * ppm[c], hi - self.silhouette_margin_m * ppm[c]
+            lo, hi = (cols.min() + x0) * r, (cols.max() + 1 + x0) * r
+            area = sil[:bottom].sum() * r * r / ppm[c] ** 2  # m^2 of silhouette inside the box's rows
+            height = (rows.max() - rows.min() + 1) * r
+            below = (sil[bottom:].any(1).nonzero()[0].size) * r  # px of silhouette rows under the box
+            margin = self.silhouette_margin_m * ppm[c]
+            upper = sil[:max(1, int(self.silhouette_upper * b[3] / r))].any(0).nonzero()[0]
+            upper_w = (upper.max() - upper.min() + 1) * r - 2 * margin if upper.size else 0.0
+            seen = (min(b[1] + b[3], mask.shape[0] * r) - max(b[1], 0.0))  # the box's rows inside the image, px
+            if not (height > 0.6 * seen and area < 0.6 and below < 0.25 * b[3]
+                    and upper_w <= self.silhouette_ratio * b[2]
+                    and abs((lo + hi) / 2 - centre[c, 0]) < self.silhouette_centre_m * ppm[c]):
+                continue
+            lo, hi = lo + margin, hi - margin
             if hi - lo > self.silhouette_ratio * b[2]:
                 out[c, 0] = min(b[0], lo)
                 out[c, 2] = max(b[0] + b[2], hi) - out[c, 0]
@@ -496,6 +581,8 @@ class PersonLocator:
                       and h.boxes[cam, 1] <= xy[1] <= h.boxes[cam, 1] + h.boxes[cam, 3]]
             if inside:
                 self._pick = None
+                if self.appearance is not None:
+                    self.appearance.reset()  # a new subject, a new look
                 log.info("subject selected in %s at (%.0f, %.0f)", self.cameras[cam], *xy)
                 return min(inside, key=lambda h: np.linalg.norm(centres(h.boxes[cam]) - xy))
             self._tick_pick()
@@ -543,6 +630,15 @@ class PersonLocator:
     def close(self) -> None:
         for det in self.detectors:
             det.close()
+
+
+def _share_in_image(boxes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(C,) share of each box ``(C, 4)`` inside its image ``sizes (C, 2)`` (w, h) px; NaN for a missing box."""
+    x0, y0 = np.clip(boxes[:, 0], 0, sizes[:, 0]), np.clip(boxes[:, 1], 0, sizes[:, 1])
+    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, sizes[:, 0])
+    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, sizes[:, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (x1 - x0) * (y1 - y0) / (boxes[:, 2] * boxes[:, 3])
 
 
 def _triangulate_px(P: np.ndarray, pixels: np.ndarray, use: np.ndarray, tolerance: float) -> np.ndarray | None:
