@@ -8,7 +8,7 @@
 * :mod:`core.locate.association`: detections made consistent across views with the calibration.
 * :mod:`core.locate.appearance`: the subject's look (torso colours per view), so views whose 2D reads someone else
   are left out of the track.
-* :mod:`core.locate.boxes`: box arithmetic (IoU, crops, points inside).
+* :mod:`core.locate.boxes`: box arithmetic (IoU, crops, points inside, share inside the image).
 
 :func:`make_locator` gives top-down backends (``estimator.top_down``) a locator; :mod:`core.processing` runs it
 before the 2D backend and shows it each frame set's 3D.

@@ -63,11 +63,6 @@ class TorsoAppearance:
         """Forget the person's look (a new subject)."""
         self.reference: list[np.ndarray | None] = [None] * self.views
 
-    @property
-    def known(self) -> np.ndarray:
-        """(C,) whether each camera has a reference yet."""
-        return np.array([r is not None for r in self.reference])
-
     def measure(self, images, keypoints: np.ndarray, confidence: np.ndarray, joint_names) -> list:
         """Torso histograms of the 2D skeletons ``keypoints (C, J, 2)``, ``confidence (C, J)`` (joints named by
         ``joint_names``) in ``images`` (BGR, ``None`` = missing); ``None`` per view where the torso is not seen."""

@@ -62,6 +62,17 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return inter / union
 
 
+def share_in_image(boxes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Share (N,) of each box ``(N, 4)`` that lies inside its image ``sizes (N, 2)`` (w, h) px; NaN for a missing
+    box."""
+    b = np.asarray(boxes, dtype=np.float64)
+    w, h = np.asarray(sizes, dtype=np.float64).T
+    x0, y0 = np.clip(b[:, 0], 0, w), np.clip(b[:, 1], 0, h)
+    x1, y1 = np.clip(b[:, 0] + b[:, 2], 0, w), np.clip(b[:, 1] + b[:, 3], 0, h)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (x1 - x0) * (y1 - y0) / (b[:, 2] * b[:, 3])
+
+
 def crop_region(boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25) -> np.ndarray:
     """The image region ``(..., 4)`` a top-down model sees for each box: the box grown to the model's aspect
     ratio ``W/H`` and scaled by ``padding`` (as :func:`core.inference.preprocess.box_to_center_scale`)."""

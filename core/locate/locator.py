@@ -53,7 +53,7 @@ from core.geometry.camera import UNIT_SCALE_TO_M
 from core.geometry.triangulation import triangulate
 from core.locate.appearance import TorsoAppearance
 from core.locate.association import Hypothesis, associate
-from core.locate.boxes import box_of_points, centres, grow
+from core.locate.boxes import box_of_points, centres, grow, share_in_image
 from core.locate.detectors import BackgroundSubtractionDetector, PersonDetector, create_detectors
 from core.records import FrameSet
 
@@ -434,7 +434,7 @@ class PersonLocator:
             boxes = self._fill_to_silhouette(boxes, self._center + shift, images)
         # a person at the image's edge keeps a box while a fifth of it is in the image, even if fewer than three
         # joints are (the model still reads the visible part)
-        boxes[(inside < 3) & ~(_share_in_image(boxes, self._sizes) >= 0.2)] = np.nan
+        boxes[(inside < 3) & ~(share_in_image(boxes, self._sizes) >= 0.2)] = np.nan
         return boxes
 
     def _pixels_per_unit(self, point: np.ndarray) -> np.ndarray:
@@ -490,8 +490,8 @@ class PersonLocator:
         :attr:`silhouette_ratio` times the box's width. The silhouette reaches :attr:`silhouette_margin_m` beyond the
         joints on each side (feet, hands, the body's thickness), so that much is taken off first. Only a silhouette
         of one person (height and area of one person at the track's depth, head and torso no wider than the box,
-        centre within :attr:`silhouette_centre_m` of the track's ``point`` (3,)) is used: two people merged, a ghost
-        or a light change leave the box as it is."""
+        nothing reaching a quarter of the box's height below its feet, centre within :attr:`silhouette_centre_m` of
+        the track's ``point`` (3,)) is used: two people merged, a ghost or a light change leave the box as it is."""
         bg = self._background
         if bg is None:
             return boxes
@@ -630,15 +630,6 @@ class PersonLocator:
     def close(self) -> None:
         for det in self.detectors:
             det.close()
-
-
-def _share_in_image(boxes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """(C,) share of each box ``(C, 4)`` inside its image ``sizes (C, 2)`` (w, h) px; NaN for a missing box."""
-    x0, y0 = np.clip(boxes[:, 0], 0, sizes[:, 0]), np.clip(boxes[:, 1], 0, sizes[:, 1])
-    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, sizes[:, 0])
-    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, sizes[:, 1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (x1 - x0) * (y1 - y0) / (boxes[:, 2] * boxes[:, 3])
 
 
 def _triangulate_px(P: np.ndarray, pixels: np.ndarray, use: np.ndarray, tolerance: float) -> np.ndarray | None:

@@ -6,7 +6,7 @@ import pytest
 from core.geometry import get_skeleton
 from core.locate import PersonLocator, create_detectors, make_locator
 from core.locate.association import associate
-from core.locate.boxes import box_of_points, crop_region, grow, iou, points_inside
+from core.locate.boxes import box_of_points, crop_region, grow, iou, points_inside, share_in_image
 from core.locate.detectors import BackgroundSubtractionDetector, Detection, PersonDetector
 from core.processing import PipelineSettings, estimate_2d, triangulate_poses
 from core.records import Frame, FrameSet, Poses2D
@@ -495,7 +495,7 @@ def test_torso_look_learns_only_from_matching_views_and_forgets_on_reset():
     hists = look.measure([red, red], kp, conf, H36M.joints)
     assert np.isnan(look.similarity(hists)).all()  # nothing known yet
     look.learn(hists, look.similarity(hists))
-    assert look.known.all()
+    assert all(r is not None for r in look.reference)
     other = look.measure([blue, None], kp, conf, H36M.joints)
     sim = look.similarity(other)
     assert sim[0] < 0.1 and np.isnan(sim[1])
@@ -505,14 +505,12 @@ def test_torso_look_learns_only_from_matching_views_and_forgets_on_reset():
     conf[:, H36M.index("left_hip")] = 0.1  # a torso joint not seen: no measurement
     assert look.measure([red, red], kp, conf, H36M.joints) == [None, None]
     look.reset()
-    assert not look.known.any()
+    assert all(r is None for r in look.reference)
 
 
 def test_a_person_at_the_image_edge_keeps_a_box_while_a_fifth_of_it_is_inside(two_people):
     """Fewer than three joints inside a view is not enough to drop its box: a person half out of the image is still
     read by the model (walk 7201, camera 4, frame sets 121-138: 3-5 truth joints inside, no box before)."""
-    from core.locate.locator import _share_in_image
-
     vrig, sets = two_people
     rig = vrig.studio.rig
     X = vrig.truth(0).joints_3d[0, :17].copy()
@@ -527,7 +525,7 @@ def test_a_person_at_the_image_edge_keeps_a_box_while_a_fifth_of_it_is_inside(tw
         proj = rig.project(moved)[0]
         inside = ((proj >= 0) & (proj < rig[0].size)).all(-1).sum()
         box = locator.locate(sets[0]).boxes[0]
-        share = _share_in_image(box_of_points(proj[None], 3), np.array([rig[0].size], float))[0]
+        share = share_in_image(box_of_points(proj[None], 3), np.array([rig[0].size], float))[0]
         if inside < 3:
             seen.setdefault("kept" if np.isfinite(box).all() else "dropped", []).append(share)
     # (the share of the skeleton's own box; the stage judges its grown box)
