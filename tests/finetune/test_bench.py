@@ -26,3 +26,16 @@ def test_bench_labels_the_real_session_and_measures_ppt_before(tmp_path, capsys)
     assert cams["closer_in_every_camera"]  # bootstrapped labels beat the raw teacher against OpenPose
     assert figures["teacher_3d_heldout"]["teacher_median_mm"] < 80
     assert figures["ppt_before"]["frames"] == 30 and "ppt_after" not in figures
+    # the whole replay path the bench measures after fine-tuning, here with the weights before it
+    from core.bench.finetune import _reference, live_3d
+    from core.inference.weights import DEMO_WEIGHTS
+    from core.session.openpose_json import read_pose2sim_project
+    from core.session.replay import Session
+
+    _, openpose, _ = read_pose2sim_project(data)
+    _, trc, coco = _reference(data, openpose)
+    session = Session(tmp_path / "session")
+    live = live_3d(DEMO_WEIGHTS, session, trc, coco, train_frames=70, threads=1)
+    assert len(session.results("bench_live")) == len(session) == 100
+    assert live["reconstructed"] > 0.5, live  # found without labels (weights not yet taught this studio: 79 %)
+    assert 0 < live["train_median_mm"] < 1000 and 0 < live["heldout_median_mm"] < 1000
