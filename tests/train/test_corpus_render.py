@@ -73,6 +73,16 @@ def test_cli_renders_a_corpus(tmp_path, capsys):
     assert main(["studio", "corpus", "--out", str(out), "--samples", "1", "--workers", "0"]) == 2
 
 
+def test_cli_motion_is_part_of_the_spec(tmp_path, capsys):
+    out = tmp_path / "walk"
+    assert main(["studio", "corpus", "--out", str(out), "--samples", "1", "--views", "2", "--shard-size", "1",
+                 "--crop-size", "64", "--motion", "walk"]) == 0
+    assert Corpus.load(out).spec.motion == "walk"
+    capsys.readouterr()
+    assert main(["studio", "corpus", "--out", str(tmp_path / "bad"), "--samples", "1", "--motion", "run"]) == 2
+    assert "--motion must be one of walk" in capsys.readouterr().err
+
+
 def test_distractor_distance_places_the_second_person_and_is_part_of_the_spec(tmp_path):
     near = StudioMultiView(6, 2, seed=3, people=(2, 2), distractor_distance=(0.4, 0.5))
     old = StudioMultiView(6, 2, seed=3, people=(2, 2))
