@@ -109,6 +109,7 @@ def ppt_3d(weights, preset: str, session, labels, frames: np.ndarray, trc: np.nd
            threads: int) -> dict:
     """PPT through the runtime estimator on ``frames`` (boxes from the labels), triangulated, vs the TRC. Views
     are fused as the weights run by default (not for our weights whose fusion was never trained)."""
+    from core.geometry.camera import UNIT_SCALE_TO_M
     from core.geometry.skeletons import COCO17, H36M17
     from core.geometry.triangulation import triangulate
     from core.inference.runner import PoseModelRunner
@@ -140,7 +141,7 @@ def ppt_3d(weights, preset: str, session, labels, frames: np.ndarray, trc: np.nd
         person = float(labels.arrays["person_px"][fs.index])
         X = triangulate(rig, res.keypoints, np.clip(res.confidence, 1e-6, None), outliers="worst-view",
                         threshold_px=0.05 * person).points_3d
-        errors.append(np.linalg.norm(X[idx] - trc[fs.index], axis=-1) * 1000)
+        errors.append(np.linalg.norm(X[idx] - trc[fs.index], axis=-1) * 1000.0 * UNIT_SCALE_TO_M[rig.units])
     errors = np.stack(errors)
     return {"median_mm": _median(errors), "mean_mm": float(np.nanmean(errors)), "frames": len(errors),
             "reconstructed": float(np.isfinite(errors).mean()), "seconds_per_frame_set": seconds / len(errors),
@@ -151,6 +152,7 @@ def live_3d(weights, session, trc: np.ndarray, coco: list[int], train_frames: in
     """The whole replay path with ``weights`` (``ppt-mocap replay --reprocess --backend ppt``: the localisation
     stage finds and tracks the person, no labels; worst-view triangulation; zero-phase Butterworth) vs the TRC:
     median mm on the fine-tuned frames and on the held-out ones. Written as the result set ``bench_live``."""
+    from core.geometry.camera import UNIT_SCALE_TO_M
     from core.geometry.skeletons import COCO17, H36M17
     from core.processing import reprocess_session
     from core.run_spec import RunSpec
@@ -162,7 +164,7 @@ def live_3d(weights, session, trc: np.ndarray, coco: list[int], train_frames: in
                             overwrite=True, progress=False)
     seconds = time.perf_counter() - t0
     pts = res.points_by_frame(len(session))[:, [H36M17.index(COCO17.joints[j]) for j in coco]]
-    scale = 1000.0 if session.rig.units == "m" else 1.0
+    scale = 1000.0 * UNIT_SCALE_TO_M[session.rig.units]  # rig units -> mm
     err = np.linalg.norm(pts - trc, axis=-1) * scale
     return {"train_median_mm": _median(err[:train_frames]), "heldout_median_mm": _median(err[train_frames:]),
             "heldout_mean_mm": float(np.nanmean(err[train_frames:])),
@@ -172,12 +174,13 @@ def live_3d(weights, session, trc: np.ndarray, coco: list[int], train_frames: in
 def teacher_3d(session, labels, result: str, frames: np.ndarray, trc: np.ndarray, coco: list[int]) -> dict:
     """The teacher's own 3D (its result set: worst-view triangulation, no filter) and the labels' 3D vs the TRC."""
     from core.finetune.labels import LABEL_JOINTS
+    from core.geometry.camera import UNIT_SCALE_TO_M
     from core.geometry.skeletons import COCO17
 
     pts = session.results(result).points_by_frame(len(session))[frames][:, coco]
     li = [LABEL_JOINTS.index(COCO17.joints[j]) for j in coco]
     lab = labels.arrays["joints_3d"][frames][:, li]
-    scale = 1000.0 if session.rig.units == "m" else 1.0
+    scale = 1000.0 * UNIT_SCALE_TO_M[session.rig.units]  # rig units -> mm
     d_teacher = np.linalg.norm(pts - trc[frames], axis=-1) * scale
     d_labels = np.linalg.norm(lab - trc[frames], axis=-1) * scale
     return {"teacher_median_mm": _median(d_teacher), "teacher_mean_mm": float(np.nanmean(d_teacher)),

@@ -37,6 +37,7 @@ import numpy as np
 
 from core.inference.preprocess import apply_affine, box_to_center_scale, crop_affine, warp_crop
 from core.studio.body import STUDIO_JOINTS
+from core.studio.motion import MOTIONS
 from core.studio.scene import check_distractor_distance
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class CorpusSpec:
         if not 1.0 <= self.margin <= 3.0:
             raise ValueError(f"margin must be in [1, 3] (stored crop / padded box), got {self.margin}")
         check_distractor_distance(self.distractor_distance)  # before a manifest is written, not in the renderer
+        if self.motion not in MOTIONS and not str(self.motion).lower().endswith(".trc"):
+            raise ValueError(f"motion must be one of {', '.join(MOTIONS)} or a .trc path, got {self.motion!r}")
 
     @property
     def shards(self) -> int:

@@ -80,7 +80,9 @@ def test_cli_motion_is_part_of_the_spec(tmp_path, capsys):
     assert Corpus.load(out).spec.motion == "walk"
     capsys.readouterr()
     assert main(["studio", "corpus", "--out", str(tmp_path / "bad"), "--samples", "1", "--motion", "run"]) == 2
-    assert "--motion must be one of walk" in capsys.readouterr().err
+    assert "motion must be one of walk" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="motion must be one of"):
+        CorpusSpec(motion="run")
 
 
 def test_distractor_distance_places_the_second_person_and_is_part_of_the_spec(tmp_path):
