@@ -7,6 +7,9 @@ inside each located crop plus 2 px noise (``--pose truth``: the stage with a goo
 weights) and/or the demo model on the located crops (``--pose model``). Real data: the Pose2Sim recording
 (4 cameras, boxes of its OpenPose keypoints) and the Human3.6M frames (one camera each: detection alone).
 
+With ``--stride N`` the stage and the model see only every N-th frame set, as a live loop on a loaded CPU keeps up
+with a fraction of the cameras' rate (every start offset run and pooled).
+
 Figures per session and view: box recall (IoU >= 0.5 with the truth box), share of visible truth joints inside the
 crop, the stage's ms per frame set while tracking and while searching. Targets (issue 13): recall >= 97 % per view
 and >= 99 % joints inside on the studio sessions, recall >= 95 % on real frames.
@@ -39,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detectors", default="auto", help="person detectors (auto, mog2, knn, mediapipe, ...)")
     parser.add_argument("--no-real", action="store_true", help="skip the real recordings of ../shared/data")
     parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--stride", type=int, default=1,
+                        help="run on every N-th frame set, as a live loop keeping up with 1/N of the camera rate "
+                        "(a loaded CPU); every start offset is run and the figures pooled (default 1)")
 
 
 def held_out_sessions(folder: Path, frames: int) -> list[Path]:
@@ -78,8 +84,9 @@ def run(args: argparse.Namespace) -> dict:
     worst: dict = {}
     for path in held_out_sessions(args.sessions, args.frames):
         for pose in poses:
-            r = locate_session(path, pose=pose, estimator=estimator, detectors=args.detectors)
-            key = f"{path.name} ({pose} 2D)"
+            r = locate_session(path, pose=pose, estimator=estimator, detectors=args.detectors,
+                               stride=args.stride)
+            key = f"{path.name} ({pose} 2D)" + (f" every {args.stride}th set" if args.stride > 1 else "")
             figures[key] = {"recall": r["recall"], "min_view_recall": r["min_view_recall"],
                             "recall_per_view": r["recall_per_view"], "joints_inside": r["joints_inside"],
                             "iou_median": r["iou_median"], "events": " ".join(r["events"]) or "-",

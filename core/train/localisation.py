@@ -181,8 +181,12 @@ def _subject_pick(truth, names: list[str]):
 
 def locate_session(session, *, pose: str = "truth", estimator=None, detectors="auto", max_frames: int | None = None,
                    aspect: float | None = None, noise_px: float = 2.0, select_subject: bool = True,
-                   fuse: bool | None = None) -> dict:
+                   fuse: bool | None = None, stride: int = 1) -> dict:
     """Box figures of the stage on a studio session (module docstring), run on every frame set in order.
+
+    ``stride``: run on every ``stride``-th frame set only, as a live loop that keeps up with 1/stride of the camera
+    rate (a loaded CPU: the background model, the track and the 2D see only those sets); every start offset
+    ``0 .. stride-1`` is run with a fresh stage and the figures pooled.
 
     ``pose``: ``"truth"`` or ``"model"`` (needs ``estimator``, a :class:`core.inference.PoseModelRunner` on a
     Human3.6M-17 model). ``aspect``: the model input's W/H (default: the estimator's, else 1). With
@@ -209,21 +213,26 @@ def locate_session(session, *, pose: str = "truth", estimator=None, detectors="a
     sizes = np.array([cam.size for cam in rig.cameras], dtype=np.float64)[:, None, :]
     predict = (model_predict(estimator, rig, fuse) if pose == "model"
                else truth_predict(lambda i: gt2d[row_of[i]], aspect, noise_px))
-    locator = PersonLocator(rig, detectors)
+    if int(stride) < 1:
+        raise ValueError(f"stride must be >= 1 (every stride-th frame set), got {stride}")
     pick = _subject_pick(truth, names) if select_subject else None
     score = BoxScore(names, aspect)
     stop = reader.num_frames if max_frames is None else min(max_frames, reader.num_frames)
-    try:
-        sets = (fs for fs in reader.frame_sets(0, stop) if fs.index in row_of)
-        for fs, person, _, _ in run_located(locator, rig, sets, predict,
-                                            on_start=None if pick is None else (lambda f: pick(locator, f))):
-            row = row_of[fs.index]
-            in_image = ((gt2d[row] >= 0) & (gt2d[row] < sizes)).all(-1)
-            score.add(fs.index, person, gt2d[row], vis[row] & in_image)
-    finally:
-        locator.close()
+    for offset in range(int(stride)):
+        locator = PersonLocator(rig, detectors)
+        try:
+            sets = (fs for fs in reader.frame_sets(offset, stop)
+                    if fs.index in row_of and (fs.index - offset) % stride == 0)
+            for fs, person, _, _ in run_located(locator, rig, sets, predict,
+                                                on_start=None if pick is None else (lambda f: pick(locator, f))):
+                row = row_of[fs.index]
+                in_image = ((gt2d[row] >= 0) & (gt2d[row] < sizes)).all(-1)
+                score.add(fs.index, person, gt2d[row], vis[row] & in_image)
+        finally:
+            locator.close()
     out = score.figures()
-    out.update(session=str(reader.path), pose=pose, detectors=locator.detector_names, aspect=aspect)
+    out.update(session=str(reader.path), pose=pose, detectors=locator.detector_names, aspect=aspect,
+               stride=int(stride))
     return out
 
 
