@@ -22,6 +22,12 @@ silhouette is one person's: head and torso no wider than the box, nothing reachi
 below the feet (a closer person's legs), centred on the track. A person at an image's edge keeps a box while a
 fifth of it is inside.
 
+**Image evidence and sparse rates.** A skeleton confirms the track only where the image shows a person (a sure 2D
+model or the background model's foreground in two views): a model shown an empty crop still draws a skeleton the
+views agree on. The margins (gate, box growth, the share of the gap a skeleton closes) widen with the time beyond a
+frame interval, for a loaded CPU that locates a tenth of the frame sets; while no skeleton confirms the track, the
+detectors search near its course and the track moves onto the person found there.
+
 **Detection** starts and recovers the track: the detectors' boxes in every view are made consistent with the
 calibration (:func:`core.locate.association.associate`); a box whose ray misses the other views' person is
 rejected. Views with a consistent detection get it (source ``"detected"``); the others get the projection of the
@@ -53,7 +59,7 @@ from core.geometry.camera import UNIT_SCALE_TO_M
 from core.geometry.triangulation import triangulate
 from core.locate.appearance import TorsoAppearance
 from core.locate.association import Hypothesis, associate
-from core.locate.boxes import box_of_points, centres, grow, share_in_image
+from core.locate.boxes import box_of_points, centres, grow, iou, share_in_image
 from core.locate.detectors import BackgroundSubtractionDetector, PersonDetector, create_detectors
 from core.records import FrameSet
 
@@ -145,6 +151,21 @@ class PersonLocator:
     #: The subject's look is forgotten when no view has matched it for this long (s): the person found after a long
     #: loss may be someone else, who then becomes the subject.
     appearance_memory_s = 5.0
+    #: While no skeleton has confirmed the track for this long (s), the detectors search near its course every
+    #: frame set (a sparse track whose walker left its box) and the track's skeleton moves onto the person they
+    #: find; detectors other than background subtraction at most every :attr:`redetect_interval_s` ...
+    redetect_after_s = 0.2
+    redetect_interval_s = 0.5
+    #: ... when the person found is this far (m) from the track's course; nearer, the track is left as it is (a
+    #: detector's box, e.g. a background model's blob without the reaching arms, is no better than the track's).
+    redetect_move_m = 0.25
+    #: A skeleton confirms the track only where the image shows a person (:meth:`_image_evidence`): median 2D
+    #: confidence at least this (studio demo model: 0.75-0.92 on a person, 0.3-0.5 on an empty crop) ...
+    evidence_confidence = 0.6
+    #: ... or this share of its box in the background model's foreground (a walking person: mostly 0.3-0.6).
+    evidence_foreground = 0.15
+    #: How fast (m/s) a person may change course: a tracked box grows by this x the time since the track's state.
+    speed_uncertainty = 0.1
 
     def __init__(self, rig: CameraRig, detectors="auto", *, max_misses: int = 8, margin: float = 0.0,
                  recenter: bool = True, silhouette: bool = True, min_joints: int = 5,
@@ -184,7 +205,11 @@ class PersonLocator:
         self._height = 1.7 / self._unit
         self._velocity = np.zeros(3)
         self._recentred: np.ndarray | None = None  # (3,) the foreground shift applied to this frame set's track
-        self._t_ns: int | None = None  # time of the confirmed state
+        self._fg_measured = False  # this frame set's foreground placed the person (within 1.5 m of the track)
+        self._interval_s = 0.0  # time (s) since the frame set located before this one
+        self._t_ns: int | None = None  # time of the track's state (centre, velocity)
+        self._confirmed_ns: int | None = None  # last time a skeleton confirmed the track (or it was found)
+        self._searched_ns: dict[str, int] = {}  # detector -> last time it searched while tracking
         self._misses = 0
         self._lost_since_ns: int | None = None
         self._last_seen: np.ndarray | None = None
@@ -225,6 +250,7 @@ class PersonLocator:
                 if img is not None:
                     det.observe(n, img)
         now = int(frame_set.t_ns)
+        self._interval_s = 0.0 if self._images is None else max(0.0, (now - self._images[0]) / 1e9)
         self._images = (now, images)  # for the look of the skeleton observed next
         event = None
         found_by: tuple[str, ...] = ()
@@ -236,8 +262,15 @@ class PersonLocator:
             self._lost_since_ns = now
             self._last_seen = None if self._center is None else self._center.copy()
             event = "person_lost"
-            log.info("person lost (no confirmed skeleton for %d frame sets): searching", self._misses)
+            log.info("person lost (no confirmed skeleton for %d frame sets, %.1f s): searching", self._misses,
+                     self._stale_s(now))
         if self.state == "tracking":
+            if self._pick is None and self._misses >= 1 and C > 1 and self._stale_s(now) >= self.redetect_after_s:
+                td = time.perf_counter()
+                hyp = self._search_near(images, now)
+                t_detect = (time.perf_counter() - td) * 1e3
+                if hyp is not None:
+                    self._move_onto(hyp, now)
             boxes = self._predict(now, images)
             if self._pick is not None:
                 td = time.perf_counter()
@@ -303,12 +336,13 @@ class PersonLocator:
                 body = ok & (np.linalg.norm(np.nan_to_num(X - centre), axis=1) * self._unit < self.max_joint_distance_m)
                 extent = np.linalg.norm(X[body].max(0) - X[body].min(0)) * self._unit if body.any() else 0.0
                 predicted = self._predicted_center(t)
-                gate = (0.5 + 2.0 * self._misses / 30.0) / self._unit
+                gate = (0.5 + 2.0 * self._beyond_a_frame(self._stale_s(t))) / self._unit  # wider when sparse
                 near = predicted is None or np.linalg.norm(centre - predicted) < gate
                 undo = False
                 if not near and self._recentred is not None:  # the 2D found the person where the track was
                     near = undo = np.linalg.norm(centre - (predicted - self._recentred)) < gate
-                if 0.2 < extent < 3.0 and near and self._views_agree(poses_2d, X):
+                if 0.2 < extent < 3.0 and near and self._views_agree(poses_2d, X) \
+                        and self._image_evidence(poses_2d, X, t):
                     if undo:  # the foreground shift was wrong: back to where the track was
                         self._center = self._center - self._recentred
                         if self._joints is not None:
@@ -368,6 +402,61 @@ class PersonLocator:
                   for c in range(len(self.cameras)) if good[c].sum() >= 4]
         return not shares or float(np.median(shares)) <= self.max_reprojection
 
+    def _image_evidence(self, poses_2d, X: np.ndarray, t: int | None) -> bool:
+        """True when the image shows a person where the skeleton ``X (J, 3)`` is, in at least two of the views
+        with 2D (all of them if fewer): the 2D model is sure of it there (median joint confidence
+        :attr:`evidence_confidence`), or the background model's foreground fills :attr:`evidence_foreground` of
+        the skeleton's box. A 2D model shown an empty crop still draws a skeleton, one that agrees across views
+        because the crops do: without this the track can confirm itself on an empty floor. True without 2D."""
+        C = len(self.cameras)
+        if poses_2d is None or poses_2d.keypoints.shape[:2] != (C, X.shape[0]) or C == 1:
+            return True
+        conf = np.where(np.isfinite(poses_2d.keypoints).all(-1), poses_2d.confidence, 0.0)
+        has_2d = (conf > 0.3).sum(1) >= 4
+        if not has_2d.any():
+            return True
+        score = np.array([np.median(conf[c][conf[c] > 0.3]) if has_2d[c] else 0.0 for c in range(C)])
+        seen = has_2d & (score >= self.evidence_confidence)
+        fg_share = self._foreground_share(X, t)
+        if fg_share is not None:
+            seen |= has_2d & (fg_share >= self.evidence_foreground)
+        return int(seen.sum()) >= min(2, int(has_2d.sum()))
+
+    def _foreground_share(self, X: np.ndarray, t: int | None) -> np.ndarray | None:
+        """Per view (C,) the share of the box of the projected skeleton ``X (J, 3)`` that the background model
+        calls foreground (NaN where unknown); ``None`` without a background model or for another frame set."""
+        bg = self._background
+        if bg is None or self._images is None or t is None or self._images[0] != t:
+            return None
+        ok = np.isfinite(X).all(1)
+        if ok.sum() < 3:
+            return None
+        boxes = box_of_points(self.rig.project(X[ok]), min_points=3)
+        out = np.full(len(self.cameras), np.nan)
+        for c, name in enumerate(self.cameras):
+            fg = bg.foreground(name)
+            if fg is None or not np.isfinite(boxes[c]).all():
+                continue
+            mask, r = fg
+            b = boxes[c] / r
+            x0, y0 = max(int(b[0]), 0), max(int(b[1]), 0)
+            x1, y1 = min(int(np.ceil(b[0] + b[2])), mask.shape[1]), min(int(np.ceil(b[1] + b[3])), mask.shape[0])
+            if x1 > x0 and y1 > y0:
+                out[c] = float(mask[y0:y1, x0:x1].mean())
+        return out
+
+    @staticmethod
+    def _beyond_a_frame(seconds: float) -> float:
+        """Time (s) beyond a frame interval at a live rate (50 ms): the stage's margins were tuned at 30 frame sets
+        per second and widen with the time a sparser rate (a loaded CPU) adds."""
+        return max(0.0, seconds - 0.05)
+
+    def _stale_s(self, now: int | None) -> float:
+        """Seconds since a skeleton last confirmed the track (or it was found)."""
+        if now is None or self._confirmed_ns is None:
+            return 0.0
+        return max(0.0, (now - self._confirmed_ns) / 1e9)
+
     def _predicted_center(self, now: int | None) -> np.ndarray | None:
         if self._center is None:
             return None
@@ -377,7 +466,9 @@ class PersonLocator:
     def _confirm(self, X: np.ndarray, ok: np.ndarray, centre: np.ndarray, t: int | None) -> None:
         if self._center is not None and self._t_ns is not None and t is not None and t > self._t_ns:
             predicted = self._predicted_center(t)
-            moved = predicted + self.centre_gain * (centre - predicted)  # the skeleton, moved towards the course
+            # centre_gain per 1/30 s: the longer since the last state, the less the predicted course is worth
+            gain = 1.0 - (1.0 - self.centre_gain) ** (1.0 + 30.0 * self._beyond_a_frame((t - self._t_ns) / 1e9))
+            moved = predicted + gain * (centre - predicted)  # the skeleton, moved towards the course
             X, centre = X + (moved - centre), moved
             v = (centre - self._center) / ((t - self._t_ns) / 1e9)
             speed = np.linalg.norm(v) * self._unit
@@ -390,6 +481,8 @@ class PersonLocator:
         self._joints = joints
         self._center = centre
         self._t_ns = t
+        if t is not None:
+            self._confirmed_ns = t
 
     def _body_points(self, centre: np.ndarray) -> np.ndarray:
         """A standing person's outline (vertical cylinder) around ``centre``, for boxes without a skeleton."""
@@ -418,6 +511,7 @@ class PersonLocator:
         body = proj[:, np.linalg.norm(np.nan_to_num(pts - self._center - shift), axis=1) * self._unit
                     < self.max_joint_distance_m]
         fg = self._foreground_boxes(body, images) if self.recenter else None
+        self._fg_measured = False
         delta = None if fg is None else self._foreground_shift(body, fg)
         self._recentred = delta
         if delta is not None:
@@ -428,7 +522,17 @@ class PersonLocator:
             proj = self.rig.project(pts)
         boxes = box_of_points(proj, min_points=3)
         inside = ((proj >= 0) & (proj < self._sizes[:, None, :])).all(-1).sum(-1)  # (C,)
-        boxes = grow(boxes, 1.0 + self.margin + 0.05 * self._misses, 0.5 * motion_px + 2.0)
+        # the course is uncertain by about speed_uncertainty x the time since the track's state, on every side
+        dt = 0.0 if self._t_ns is None else float(np.clip((now - self._t_ns) / 1e9, 0.0, 1.0))
+        course_px = np.nan_to_num(self.speed_uncertainty * self._beyond_a_frame(dt)
+                                  * self._pixels_per_unit(self._center) / self._unit)
+        if self._fg_measured and self._beyond_a_frame(self._interval_s) > 0:
+            # sparse frame sets, and this one's foreground placed the person: the course's uncertainty is gone (at a
+            # live rate the margin stays: a real recording's foreground is not that reliable)
+            motion_px, course_px = 0.1 * motion_px, 0.0
+        else:
+            motion_px = 0.5 * motion_px
+        boxes = grow(boxes, 1.0 + self.margin + 0.05 * self._misses, motion_px + 2.0 + course_px)
         boxes = self._person_sized(boxes, self._center + shift)
         if self.silhouette:
             boxes = self._fill_to_silhouette(boxes, self._center + shift, images)
@@ -558,6 +662,7 @@ class PersonLocator:
             return None
         delta = Xm - Xp
         dist = np.linalg.norm(delta) * self._unit
+        self._fg_measured = dist <= 1.5
         if dist < 0.15 or dist > 1.5:
             return None
         return delta * (1.0 - 0.15 / dist)
@@ -565,12 +670,7 @@ class PersonLocator:
     def _search(self, images, now: int, pick: bool = False) -> Hypothesis | None:
         """Detect in every view and return the subject's hypothesis (or ``None``)."""
         C = len(self.cameras)
-        dets = [[] for _ in range(C)]
-        for det in self.detectors:
-            for c, img in enumerate(images):
-                if img is not None:
-                    dets[c].extend(det.detect(self.cameras[c], img))
-        hyps = associate(self.rig, dets, min_views=min(2, C))
+        hyps = associate(self.rig, self._detect(images, self.detectors), min_views=min(2, C))
         if not hyps:
             self._tick_pick()
             return None
@@ -597,10 +697,67 @@ class PersonLocator:
             return min(near, key=lambda h: (-h.support, np.linalg.norm(h.point - self._last_seen)))
         return hyps[0]
 
+    def _detect(self, images, detectors) -> list[list]:
+        """Every detector's people in every view's image: per view (rig order) a list of detections."""
+        dets = [[] for _ in self.cameras]
+        for det in detectors:
+            for c, img in enumerate(images):
+                if img is not None:
+                    dets[c].extend(det.detect(self.cameras[c], img))
+        return dets
+
     def _tick_pick(self) -> None:
         if self._pick is not None:
             cam, xy, left = self._pick
             self._pick = (cam, xy, left - 1) if left > 1 else None
+
+    def _search_near(self, images, now: int) -> Hypothesis | None:
+        """Re-detection while the track is not confirmed: the person nearest to the track's predicted position
+        within a walk since its last confirmation, or ``None``. Cheap detectors (background subtraction) search
+        every time, the others at most every :attr:`redetect_interval_s`."""
+        predicted = self._predicted_center(now)
+        if predicted is None:
+            return None
+        due = []
+        for det in self.detectors:
+            if not isinstance(det, BackgroundSubtractionDetector):
+                last = self._searched_ns.get(det.name)
+                if last is not None and (now - last) / 1e9 < self.redetect_interval_s:
+                    continue
+                self._searched_ns[det.name] = now
+            due.append(det)
+        gate = (0.5 + 2.0 * self._beyond_a_frame(self._stale_s(now))) / self._unit
+        near = [h for h in associate(self.rig, self._detect(images, due), min_views=2)
+                if np.linalg.norm(h.point - predicted) < gate]
+        if not near:
+            return None
+        log.debug("track re-anchored on a detection %.2f m from its course",
+                  min(np.linalg.norm(h.point - predicted) for h in near) * self._unit)
+        return min(near, key=lambda h: (-h.support, np.linalg.norm(h.point - predicted)))
+
+    def _move_onto(self, hyp: Hypothesis, now: int) -> None:
+        """Move an unconfirmed track's skeleton onto the re-detected person ``hyp``, its shape kept and its course
+        restarted, unless the track's boxes already overlap the detections (median IoU 0.3) or the two are less
+        than :attr:`redetect_move_m` apart (box middles compared with box middles: a detector's box around
+        reaching arms is not centred on the body). Its misses count on until a skeleton confirms it."""
+        predicted = self._predicted_center(now)
+        shift = predicted - self._center
+        pts = (self._joints if self._joints is not None else self._body_points(self._center)) + shift
+        pred = box_of_points(self.rig.project(pts), min_points=3)  # (C, 4)
+        have = np.isfinite(hyp.boxes[:, 0]) & np.isfinite(pred[:, 0])
+        if have.any() and np.median(iou(pred[have], hyp.boxes[have])) >= 0.3:
+            return
+        middle = _triangulate_px(self._P, centres(pred), have, np.inf) if have.sum() >= 2 else None
+        delta = hyp.point - (predicted if middle is None else middle)
+        if np.linalg.norm(delta) * self._unit < self.redetect_move_m:
+            return
+        log.debug("unconfirmed track moved %.2f m onto a detection", np.linalg.norm(delta) * self._unit)
+        if self._joints is not None:
+            self._joints = self._joints + shift + delta
+        self._center = predicted + delta
+        self._velocity = np.zeros(3)
+        self._recentred = None
+        self._t_ns = now
 
     def _adopt(self, hyp: Hypothesis, now: int) -> np.ndarray:
         """Start tracking ``hyp``; its boxes (C, 4): detections where supported, the body outline elsewhere."""
@@ -609,6 +766,7 @@ class PersonLocator:
         self._misses = 0
         self._lost_since_ns = None
         self._last_seen = None
+        self._confirmed_ns = now
         self._velocity = np.zeros(3)
         self._recentred = None
         self._t_ns = now

@@ -530,3 +530,107 @@ def test_a_person_at_the_image_edge_keeps_a_box_while_a_fifth_of_it_is_inside(tw
             seen.setdefault("kept" if np.isfinite(box).all() else "dropped", []).append(share)
     # (the share of the skeleton's own box; the stage judges its grown box)
     assert min(seen["kept"]) > 0.15 and max(seen["dropped"]) < 0.3, seen
+
+
+def test_the_demo_weights_keep_the_box_on_a_walker_at_three_frame_sets_per_second():
+    """A loaded CPU keeps up with a tenth of the cameras' 30 frames/s: between two located frame sets a walker
+    moves about 0.4 m. The stage's margins widen with that time and this frame's foreground places the person, so
+    the box stays on them with the demo weights' own 2D fed back (before, tuned per frame set: 49 % of the joints
+    inside the crop and the track left on the empty floor, where the model's skeleton confirmed it; now 96 %)."""
+    import torch
+
+    from core.inference.weights import load_demo_estimator
+    from core.train.localisation import model_predict
+
+    torch.set_num_threads(2)
+    estimator = load_demo_estimator(device="cpu", num_threads=2)
+    vrig = make_virtual_rig("ring4", fps=30, motion="walk", seed=5, people=2, realtime=False)
+    sets = [vrig.read_set(k)[0] for k in range(0, 300, 10)]
+    rig = vrig.studio.rig
+    locator = PersonLocator(rig, "mog2")
+    first = box_of_points(vrig.truth(0).joints_2d[:, 0, :17], min_points=2)[0]
+    locator.select(rig.names[0], first[:2] + first[2:] / 2)
+    inside, hits, events = [], [], []
+    for fs, person, _, _ in run_located(locator, rig, iter(sets), model_predict(estimator, rig)):
+        truth = vrig.truth(fs.index).joints_2d[:, 0, :17]
+        inside.append(points_inside(crop_region(person.boxes, 0.75), truth).mean(1))
+        hits.append(np.nan_to_num(iou(person.boxes, box_of_points(truth, min_points=2))) >= 0.5)
+        events.append(person.event)
+    assert np.mean(inside) >= 0.9, np.mean(inside, 1)
+    assert np.mean(hits) >= 0.5, np.mean(hits, 1)
+    assert "person_lost" not in events, events
+
+
+def _tracking(vrig, sets, detectors, frames=8):
+    """A locator that has tracked the subject (person 0) through ``frames`` frame sets with its truth 2D."""
+    locator = PersonLocator(vrig.studio.rig, detectors)
+    truth_det = next((d for d in detectors if isinstance(d, TruthDetector)), None)
+    _run(vrig, sets[:frames], locator, truth_det)
+    assert locator.state == "tracking" and locator._misses == 0
+    return locator
+
+
+def test_a_skeleton_on_an_empty_floor_is_no_evidence_of_the_person(two_people):
+    """A 2D model shown an empty crop still draws a skeleton, and the views agree on it because their crops do
+    (the failure of a sparse live run: the track confirmed itself on the floor the walker had left). A skeleton
+    is evidence only where the model is sure of it or the background model sees someone there."""
+    vrig, sets = two_people
+    rig = vrig.studio.rig
+    det = TruthDetector(vrig, people=(0,))
+    locator = _tracking(vrig, sets, [det, BackgroundSubtractionDetector("mog2")], frames=20)
+    fs = sets[20]
+    det._index = fs.index
+    locator.locate(fs)
+    X = vrig.truth(fs.index).joints_3d[0, :17]
+    floor = X + np.cross(rig.up_vector, X[0] - rig[0].center) / np.linalg.norm(X[0] - rig[0].center) * 1.5
+
+    def poses(points, confidence):
+        kp = rig.project(points)
+        return Poses2D(list(rig.names), kp, np.full(kp.shape[:2], confidence), H36M)
+
+    assert locator._image_evidence(poses(X, 0.45), X, fs.t_ns)  # the person moves: foreground
+    assert not locator._image_evidence(poses(floor, 0.45), floor, fs.t_ns)  # empty floor, unsure model
+    assert locator._image_evidence(poses(floor, 0.9), floor, fs.t_ns)  # a sure model (a person standing still)
+    share, empty = locator._foreground_share(X, fs.t_ns), locator._foreground_share(floor, fs.t_ns)
+    # measured 0.12-0.33 vs 0 (0.12 in the view where the floor point lies behind the person)
+    assert (share > 0.15).sum() >= 3 and (empty < 0.05).sum() >= 3, (share, empty)
+
+
+def test_an_unconfirmed_track_is_moved_onto_a_detection_near_its_course(two_people):
+    """While nothing has confirmed the track for 0.2 s, the detectors search near its course and a track more than
+    25 cm off moves its skeleton onto the person they find; its misses go on counting until a skeleton confirms it.
+    Before 0.2 s the track keeps its course."""
+    vrig, sets = two_people
+    det = TruthDetector(vrig, people=(0,))
+    locator = _tracking(vrig, sets, [det])
+    off = np.array([0.6, 0.0, 0.0])  # the track left 0.6 m behind
+    locator._center, locator._joints = locator._center + off, locator._joints + off
+    locator._misses, locator._confirmed_ns = 1, sets[9].t_ns - int(0.3e9)
+    det._index = sets[9].index
+    person = locator.locate(sets[9])
+    truth = box_of_points(vrig.truth(9).joints_2d[:, 0, :17], min_points=2)
+    assert set(person.source) == {"tracked"} and person.event is None, person.source
+    assert (iou(person.boxes, truth) >= 0.5).all() and locator._misses == 1, iou(person.boxes, truth)
+    centre = vrig.truth(9).joints_3d[0, :17].mean(0)
+    assert np.linalg.norm(locator._center - centre) < 0.3
+    # unconfirmed, but not stale enough to search: the track keeps its course
+    locator._center, locator._joints = locator._center + off, locator._joints + off
+    locator._confirmed_ns = sets[9].t_ns - int(0.1e9)
+    locator.locate(sets[9])
+    assert np.linalg.norm(locator._center - centre) > 0.4
+
+
+def test_locate_session_at_a_stride_pools_every_start_offset(tmp_path):
+    """`bench locate --stride N`: each start offset 0..N-1 is run with a fresh stage on every N-th frame set, so
+    every frame set is scored once; a stride under one is refused."""
+    from core.studio.recording import render_session
+    from core.studio.rig_presets import make_rig
+    from core.studio.studio import make_studio
+    from core.train.localisation import locate_session
+
+    studio = make_studio(rig=make_rig("ring4"), motion="walk", people=1, seed=11, fps=30.0)
+    render_session(studio, tmp_path / "s", 12, overwrite=True)
+    figures = locate_session(tmp_path / "s", pose="truth", detectors="mog2", stride=3)
+    assert figures["frames"] == 12 and figures["stride"] == 3
+    with pytest.raises(ValueError, match="stride"):
+        locate_session(tmp_path / "s", stride=0)
