@@ -205,7 +205,6 @@ class PersonLocator:
         self._height = 1.7 / self._unit
         self._velocity = np.zeros(3)
         self._recentred: np.ndarray | None = None  # (3,) the foreground shift applied to this frame set's track
-        self._fg_measured = False  # this frame set's foreground placed the person (within 1.5 m of the track)
         self._interval_s = 0.0  # time (s) since the frame set located before this one
         self._t_ns: int | None = None  # time of the track's state (centre, velocity)
         self._confirmed_ns: int | None = None  # last time a skeleton confirmed the track (or it was found)
@@ -438,9 +437,7 @@ class PersonLocator:
             if fg is None or not np.isfinite(boxes[c]).all():
                 continue
             mask, r = fg
-            b = boxes[c] / r
-            x0, y0 = max(int(b[0]), 0), max(int(b[1]), 0)
-            x1, y1 = min(int(np.ceil(b[0] + b[2])), mask.shape[1]), min(int(np.ceil(b[1] + b[3])), mask.shape[0])
+            x0, y0, x1, y1 = _mask_window(boxes[c], r, mask.shape)
             if x1 > x0 and y1 > y0:
                 out[c] = float(mask[y0:y1, x0:x1].mean())
         return out
@@ -511,8 +508,7 @@ class PersonLocator:
         body = proj[:, np.linalg.norm(np.nan_to_num(pts - self._center - shift), axis=1) * self._unit
                     < self.max_joint_distance_m]
         fg = self._foreground_boxes(body, images) if self.recenter else None
-        self._fg_measured = False
-        delta = None if fg is None else self._foreground_shift(body, fg)
+        delta, measured = (None, False) if fg is None else self._foreground_shift(body, fg)
         self._recentred = delta
         if delta is not None:
             pts = pts + delta
@@ -526,7 +522,7 @@ class PersonLocator:
         dt = 0.0 if self._t_ns is None else float(np.clip((now - self._t_ns) / 1e9, 0.0, 1.0))
         course_px = np.nan_to_num(self.speed_uncertainty * self._beyond_a_frame(dt)
                                   * self._pixels_per_unit(self._center) / self._unit)
-        if self._fg_measured and self._beyond_a_frame(self._interval_s) > 0:
+        if measured and self._beyond_a_frame(self._interval_s) > 0:
             # sparse frame sets, and this one's foreground placed the person: the course's uncertainty is gone (at a
             # live rate the margin stays: a real recording's foreground is not that reliable)
             motion_px, course_px = 0.1 * motion_px, 0.0
@@ -574,9 +570,7 @@ class PersonLocator:
             if fg is None or images[c] is None or not np.isfinite(pred[c]).all() or not np.isfinite(ppm[c]):
                 continue
             mask, r = fg
-            win = windows[c] / r
-            x0, y0 = max(int(win[0]), 0), max(int(win[1]), 0)
-            x1, y1 = min(int(win[0] + win[2]) + 1, mask.shape[1]), min(int(win[1] + win[3]) + 1, mask.shape[0])
+            x0, y0, x1, y1 = _mask_window(windows[c], r, mask.shape)
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
             ys, xs = np.nonzero(mask[y0:y1, x0:x1])
@@ -647,25 +641,25 @@ class PersonLocator:
                 out[c, 2] = max(b[0] + b[2], hi) - out[c, 0]
         return out
 
-    def _foreground_shift(self, proj: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
-        """3D shift (3,) that moves the track onto the foreground ``fg (C, 4)`` when several views agree that it
-        is off by more than 15 cm (e.g. a 2D model that has not followed the person); ``None`` otherwise.
+    def _foreground_shift(self, proj: np.ndarray, fg: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """``(shift, measured)``: the 3D shift (3,) that moves the track onto the foreground ``fg (C, 4)`` when
+        several views agree that it is off by more than 15 cm (e.g. a 2D model that has not followed the person),
+        else ``None``; ``measured``: the foreground placed the person within 1.5 m of the track.
         ``proj (C, N, 2)``: the track projected."""
         pred = box_of_points(proj, min_points=3)
         have = np.isfinite(fg[:, 0]) & np.isfinite(pred[:, 0])
         if have.sum() < 2:
-            return None
+            return None, False
         tol = 0.2 * float(np.median(fg[have, 3]))
         Xm = _triangulate_px(self._P, centres(fg), have, tol)
         Xp = _triangulate_px(self._P, centres(pred), have, np.inf)
         if Xm is None or Xp is None:
-            return None
+            return None, False
         delta = Xm - Xp
         dist = np.linalg.norm(delta) * self._unit
-        self._fg_measured = dist <= 1.5
-        if dist < 0.15 or dist > 1.5:
-            return None
-        return delta * (1.0 - 0.15 / dist)
+        if dist > 1.5:
+            return None, False
+        return (None if dist < 0.15 else delta * (1.0 - 0.15 / dist)), True
 
     def _search(self, images, now: int, pick: bool = False) -> Hypothesis | None:
         """Detect in every view and return the subject's hypothesis (or ``None``)."""
@@ -788,6 +782,14 @@ class PersonLocator:
     def close(self) -> None:
         for det in self.detectors:
             det.close()
+
+
+def _mask_window(box: np.ndarray, reduction: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The pixels ``(x0, y0, x1, y1)`` (end exclusive, clipped to ``shape`` (H, W)) of a foreground mask reduced by
+    ``reduction`` that cover the image box ``box (4,)`` xywh px."""
+    b = np.asarray(box, dtype=np.float64) / reduction
+    return (max(int(b[0]), 0), max(int(b[1]), 0),
+            min(int(b[0] + b[2]) + 1, shape[1]), min(int(b[1] + b[3]) + 1, shape[0]))
 
 
 def _triangulate_px(P: np.ndarray, pixels: np.ndarray, use: np.ndarray, tolerance: float) -> np.ndarray | None:

@@ -184,7 +184,7 @@ def test_a_wrong_foreground_shift_does_not_reject_a_good_skeleton(two_people, mo
     locator = PersonLocator(vrig.studio.rig, [det])
     _run(vrig, sets[:5], locator, det)
     monkeypatch.setattr(PersonLocator, "_foreground_boxes", lambda self, proj, images: np.zeros((4, 4)))
-    monkeypatch.setattr(PersonLocator, "_foreground_shift", lambda self, proj, fg: np.array([0.8, 0.0, 0.0]))
+    monkeypatch.setattr(PersonLocator, "_foreground_shift", lambda self, proj, fg: (np.array([0.8, 0.0, 0.0]), True))
     locator.locate(sets[5])
     locator.observe(None, vrig.truth(5).joints_3d[0, :17], sets[5].t_ns)
     assert locator._misses == 0
