@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not mirror training frame sets (default: half of them, all views together, left/right "
                     "labels swapped)")
+    tr.add_argument("--fuse", action="store_true",
+                    help="the fine-tuned weights run their views fused (default: each view alone, triangulated; "
+                    "fusion fine-tuned on one short session reads new poses worse, docs/FINETUNE.md)")
     tr.add_argument("--fresh", action="store_true", help="start again instead of resuming the run folder")
     tr.add_argument("--processes", type=int, default=None,
                     help="DDP processes (default: the number of GPUs when there are several, else 1)")
@@ -132,7 +135,7 @@ def torchrun_command(args: argparse.Namespace, processes: int) -> list[str]:
         value = getattr(args, flag)
         if value is not None:
             cmd += [f"--{flag.replace('_', '-')}", str(value)]
-    cmd += [f"--{flag.replace('_', '-')}" for flag in ("visible_only", "fresh", "json") if getattr(args, flag)]
+    cmd += [f"--{flag.replace('_', '-')}" for flag in ("visible_only", "fuse", "fresh", "json") if getattr(args, flag)]
     cmd += [] if args.flip else ["--no-flip"]
     return cmd
 
@@ -150,7 +153,7 @@ def run_train(args: argparse.Namespace) -> int:
         run_dir=str(args.run_dir) if args.run_dir else None, out=str(args.out) if args.out else None,
         preset=args.preset, holdout=args.holdout, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
         max_minutes=args.max_minutes, device=args.device, threads=args.threads, workers=args.workers,
-        visible_only=args.visible_only, rotation=args.rotation, flip=args.flip, fresh=args.fresh)
+        visible_only=args.visible_only, rotation=args.rotation, flip=args.flip, fuse=args.fuse, fresh=args.fresh)
     quiet = args.json
 
     def progress(kind: str, info: dict) -> None:

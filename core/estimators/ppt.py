@@ -38,7 +38,8 @@ class PPTEstimator(Estimator):
             or its :class:`core.inference.weights.Weights`; ``None`` for a random initialisation (labelled).
         skeleton: joint set of the model's outputs (default: ``h36m17`` for multi-view presets, else ``coco17``).
         fuse: multi-view fusion on (multi-view presets only); default on, except for weights whose metadata says
-            their fusion was never trained (``fusion_trained`` false: each view runs alone).
+            their fusion was never trained (``fusion_trained`` false) or that they run unfused (``fuse`` false,
+            fine-tuned weights): each view runs alone.
         keep_ratio: token keep ratio override (``None``: the preset's).
         num_threads: ``torch.set_num_threads`` value (``None`` leaves it); 1 is best beside capture threads on
             2 cores (ENVIRONMENT.md).
@@ -66,9 +67,10 @@ class PPTEstimator(Estimator):
             load_checkpoint(model, weights.state_dict)  # strict: a foreign architecture names what differs
             self.weights_hash = weights.sha256
             self.description = f"{self.preset} with weights {weights.path.name} (sha256 {weights.sha256})"
-            if fuse is None and not weights.fusion_trained:
-                log.info("%s: trained on single views only (its fusion layers never saw several views): running "
-                         "each view alone", weights.path.name)
+            if fuse is None and not weights.runs_fused:
+                log.info("%s: %s: running each view alone", weights.path.name,
+                         "its metadata says it runs unfused" if weights.fusion_trained else
+                         "trained on single views only (its fusion layers never saw several views)")
                 fuse = False
         else:
             self.weights_hash = None

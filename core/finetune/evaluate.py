@@ -2,7 +2,8 @@
 
 For every held-out frame set (the last part of each session by time), all views are cut from the stored crops
 as the training items are (:class:`core.train.corpus.CorpusDataset`, no augmentation), run through the model
-(multi-view models: one fused forward with the session's rays; single-view models: the views as a batch),
+(multi-view models: one forward of all views, fused with the session's rays or each view alone as the weights
+will run, ``fuse``; single-view models: the views as a batch),
 decoded (argmax + quarter offset) back to image pixels and triangulated with the session's calibration
 (confidence-weighted DLT, worst-view rejection at 5 % of the person's height):
 

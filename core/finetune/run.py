@@ -72,6 +72,10 @@ class FinetuneOptions:
         flip: mirror all views of half the training frame sets together, left/right labels swapped (multi-view
             models; single-view ones always flip, PPT_SPEC 4.2): each side of the body learns the poses the other
             side shows.
+        fuse: multi-view models: whether the fine-tuned weights run their views fused (written to their metadata
+            as ``fuse``; the held-out figures are measured the same way). Default: each view alone, the
+            triangulation combining them: fusion fine-tuned on a few dozen frame sets of one rig reads the poses
+            those frames do not show worse (the Pose2Sim session's held-out 3D, docs/BENCHMARKS.md).
         fresh: discard an earlier run folder's checkpoint instead of resuming it.
         seed: random seed.
     """
@@ -95,6 +99,7 @@ class FinetuneOptions:
     visible_only: bool = False
     rotation: float = 30.0
     flip: bool = True
+    fuse: bool = False
     fresh: bool = False
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -160,15 +165,15 @@ def _sha256(path, length: int = 16) -> str:
 class _Progress:
     """The epoch callback: held-out figures into the metrics and ``progress.csv``; step/epoch events out."""
 
-    def __init__(self, trainer, label_sets, holdout: float, state: dict, path: Path, on_progress, stop,
+    def __init__(self, trainer, label_sets, holdout: float, fuse: bool, state: dict, path: Path, on_progress, stop,
                  epochs: int) -> None:
-        self.trainer, self.label_sets, self.holdout = trainer, label_sets, holdout
+        self.trainer, self.label_sets, self.holdout, self.fuse = trainer, label_sets, holdout, fuse
         self.state, self.path, self.on_progress, self.stop, self.epochs = state, path, on_progress, stop, epochs
         self.started = time.monotonic()
 
     def figures(self) -> dict:
 
-        return evaluate_labels(self.trainer.model, self.label_sets, "held-out", self.holdout,
+        return evaluate_labels(self.trainer.model, self.label_sets, "held-out", self.holdout, fuse=self.fuse,
                                keep_ratio=self.trainer.config.keep_ratio.final, baseline=False)
 
     def __call__(self, kind: str, info: dict) -> None:
@@ -248,10 +253,10 @@ def finetune(options: FinetuneOptions, on_progress: ProgressFn | None = None,
     split = {ls.session.name: {"train": len(ls.frames("train", opts.holdout)),
                                "held_out": len(ls.frames("held-out", opts.holdout)), "frames": ls.num_frames}
              for ls in label_sets}
-    progress = _Progress(trainer, label_sets, opts.holdout, state, run_dir, on_progress, stop, opts.epochs)
+    progress = _Progress(trainer, label_sets, opts.holdout, opts.fuse, state, run_dir, on_progress, stop,
+                         opts.epochs)
     if trainer.is_main and "before" not in state:
-
-        state.update(before=evaluate_labels(trainer.model, label_sets, "held-out", opts.holdout,
+        state.update(before=evaluate_labels(trainer.model, label_sets, "held-out", opts.holdout, fuse=opts.fuse,
                                             keep_ratio=config.keep_ratio.final), history=[])
         _write_json(state_path, state)
     if on_progress and trainer.is_main:
@@ -273,10 +278,11 @@ def finetune(options: FinetuneOptions, on_progress: ProgressFn | None = None,
             "init": {"path": str(Path(opts.init).resolve()), "sha256": _sha256(opts.init)},
             "before": {k: v for k, v in state["before"].items()}, "after": after,
             "epochs": int(state["history"][-1]["epoch"]) if state.get("history") else trainer.start_epoch,
-            "epochs_planned": opts.epochs, "device": str(trainer.device), "processes": trainer.world_size,
+            "epochs_planned": opts.epochs, "fuse": opts.fuse, "device": str(trainer.device),
+            "processes": trainer.world_size,
             "figures_against": "the labels' held-out frames (teacher-derived, not ground truth)",
         }
-        out = export_weights(run_dir / "last.pth", opts.out, meta={"finetune": summary,
+        out = export_weights(run_dir / "last.pth", opts.out, meta={"finetune": summary, "fuse": opts.fuse,
                                                                  "description": f"fine-tuned on {split}"})
         summary.update(weights=str(out), minutes=round(minutes, 2))
         state.update(after=after, weights=str(out), complete=True)

@@ -87,6 +87,13 @@ class Weights:
         """False when the file says its fusion layers never saw several views (run each view alone)."""
         return bool(self.meta.get("fusion_trained", True))
 
+    @property
+    def runs_fused(self) -> bool:
+        """Whether the views run fused by default: the file's own ``fuse`` (a fine-tuning run writes it; fine-tuned
+        on one session, weights read new poses better view by view, ``docs/FINETUNE.md``) or, without one, whether
+        its fusion layers were trained."""
+        return bool(self.meta.get("fuse", self.fusion_trained))
+
 
 def read_weights(path) -> Weights:
     """Read a weights file once: ours (``state_dict`` + ``model_config``) or an official checkpoint. A missing
@@ -152,7 +159,8 @@ def load_demo_estimator(path=None, **estimator_options):
     """A ready :class:`core.inference.PoseModelRunner` on the demo weights (or ``path``).
 
     Weights whose metadata says their fusion layers were never trained (``meta.fusion_trained`` false: the
-    single-view stage of the demo recipe) run each view alone unless ``fuse`` is given. Raises
+    single-view stage of the demo recipe) or that they run unfused (``meta.fuse`` false: a fine-tuning run's
+    default) run each view alone unless ``fuse`` is given. Raises
     ``FileNotFoundError`` naming the expected file when the weights are missing.
     """
 
@@ -165,6 +173,7 @@ def load_demo_estimator(path=None, **estimator_options):
     config, data = read_weights_file(path)
     model = build_model(config, init=False)
     load_checkpoint(model, data["state_dict"])
-    if "fuse" not in estimator_options and not (data.get("meta") or {}).get("fusion_trained", True):
+    meta = data.get("meta") or {}
+    if "fuse" not in estimator_options and not meta.get("fuse", meta.get("fusion_trained", True)):
         estimator_options["fuse"] = False
     return PoseModelRunner(model.eval(), **estimator_options)

@@ -70,6 +70,27 @@ def test_finetune_writes_weights_with_sessions_teacher_and_figures(labelled, tin
 
     est = build_backend("ppt", weights=out, num_threads=1, device="cpu")
     assert est.config.image_size == (64, 64)
+    # Fine-tuned weights run each view alone by default (their metadata says so), fused only when asked.
+    assert meta["fuse"] is False and ft["fuse"] is False and not est.fuse
+    assert build_backend("ppt", weights=out, num_threads=1, device="cpu", fuse=True).fuse
+    from core.inference.weights import load_demo_estimator, read_weights
+
+    assert not read_weights(out).runs_fused
+    assert not load_demo_estimator(out, device="cpu").fuse and read_weights(tiny_weights).runs_fused
+
+
+def test_fused_finetuning_writes_weights_that_run_fused(labelled, tiny_weights, monkeypatch):
+    import core.finetune.run as run
+
+    seen = []
+    evaluate = run.evaluate_labels
+    monkeypatch.setattr(run, "evaluate_labels", lambda *a, **k: seen.append(k["fuse"]) or evaluate(*a, **k))
+    summary = finetune(options(labelled, tiny_weights, fuse=True, name="fused"))
+    assert seen and all(seen)  # the held-out figures are measured as the weights will run
+    assert torch.load(summary["weights"], weights_only=True)["meta"]["fuse"] is True
+    from core.estimators import build_backend
+
+    assert build_backend("ppt", weights=summary["weights"], num_threads=1, device="cpu").fuse
 
 
 def test_a_stopped_run_keeps_earlier_weights_and_resumes(labelled, tiny_weights):
@@ -121,9 +142,9 @@ def test_torchrun_command_repeats_the_options():
     args = argparse.Namespace(sessions=["a", "b"], init="w.pth", preset="multiview_ppt_s", labels=None, name="n",
                               run_dir=None, out=None, holdout=0.3, epochs=5, lr=1e-4, batch_size=0, max_minutes=0.0,
                               device="auto", threads=0, workers=0, visible_only=False, fresh=True, json=False,
-                              rotation=15.0, flip=False)
+                              rotation=15.0, flip=False, fuse=True)
     cmd = torchrun_command(args, 2)
     assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     assert cmd[cmd.index("app.cli") + 1:cmd.index("app.cli") + 5] == ["finetune", "train", "a", "b"]
     assert "--processes" in cmd and "--fresh" in cmd and "--labels" not in cmd and "--epochs" in cmd
-    assert cmd[cmd.index("--rotation") + 1] == "15.0" and "--no-flip" in cmd
+    assert cmd[cmd.index("--rotation") + 1] == "15.0" and "--no-flip" in cmd and "--fuse" in cmd
