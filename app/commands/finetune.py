@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "labels swapped)")
     tr.add_argument("--fuse", action="store_true",
                     help="the fine-tuned weights run their views fused (default: each view alone, triangulated; "
-                    "fusion fine-tuned on one short session reads new poses worse, docs/FINETUNE.md)")
+                    "measured better on a real session's held-out frames, docs/FINETUNE.md)")
     tr.add_argument("--fresh", action="store_true", help="start again instead of resuming the run folder")
     tr.add_argument("--processes", type=int, default=None,
                     help="DDP processes (default: the number of GPUs when there are several, else 1)")

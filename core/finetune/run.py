@@ -74,8 +74,8 @@ class FinetuneOptions:
             side shows.
         fuse: multi-view models: whether the fine-tuned weights run their views fused (written to their metadata
             as ``fuse``; the held-out figures are measured the same way). Default: each view alone, the
-            triangulation combining them: fusion fine-tuned on a few dozen frame sets of one rig reads the poses
-            those frames do not show worse (the Pose2Sim session's held-out 3D, docs/BENCHMARKS.md).
+            triangulation combining them: on the real Pose2Sim session the same fine-tuned weights' held-out 3D
+            was about 2 mm lower that way (seven seeds; equal on a rendered session, docs/BENCHMARKS.md).
         fresh: discard an earlier run folder's checkpoint instead of resuming it.
         seed: random seed.
     """
