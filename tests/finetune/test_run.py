@@ -37,6 +37,12 @@ def test_config_is_a_strict_experiment_with_the_weights_architecture(labelled, t
     assert build_config(options(labelled, tiny_weights, rotation=0.0).resolved()).data.train["rotation"] == 0.0
     assert cfg.data.train["flip"] is True and "flip" not in cfg.data.val
     assert build_config(options(labelled, tiny_weights, flip=False).resolved()).data.train["flip"] is False
+    # Half of the steps unfused when the weights will run view by view (the default), a fifth when fused.
+    assert cfg.train.unfused_fraction == 0.5
+    assert build_config(options(labelled, tiny_weights, fuse=True).resolved()).train.unfused_fraction == 0.2
+    assert build_config(options(labelled, tiny_weights, unfused_fraction=1.0).resolved()).train.unfused_fraction == 1.0
+    with pytest.raises(ValueError, match="unfused_fraction must be within 0..1"):
+        options(labelled, tiny_weights, unfused_fraction=1.5).resolved()
     with pytest.raises(ValueError, match="would overwrite the init weights"):
         options(labelled, tiny_weights, out=str(tiny_weights)).resolved()
     with pytest.raises(FileNotFoundError, match="init weights not found"):
