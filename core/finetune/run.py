@@ -4,9 +4,9 @@ The run is an ordinary experiment of :mod:`core.train` (a strict :class:`~core.t
 written to the run folder as ``config.json``): ``[model] init`` is our weights file or an official checkpoint,
 ``[data]`` the ``session-labels`` kind with each session's last ``holdout`` share held out by time, Adam with one
 learning-rate step at 70 % of the epochs, the keep ratio of the weights, and (multi-view) half of the steps unfused,
-as the fine-tuned weights will run (a fifth when they are to run fused: they keep working view by view). The trainer checkpoints every epoch (``last.pth``); running the same
-command again resumes, and the weights file is written only when the run ends (atomically), so a run stopped at
-any point leaves earlier weights untouched.
+as the fine-tuned weights will run (a fifth when they are to run fused: they keep working view by view). The
+trainer checkpoints every epoch (``last.pth``); running the same command again resumes, and the weights file is
+written only when the run ends (atomically), so a run stopped at any point leaves earlier weights untouched.
 
 Before training and after every epoch the held-out frames are evaluated against the labels
 (:func:`core.finetune.evaluate.evaluate_labels`; ``progress.csv`` in the run folder, shown by the app as it
@@ -65,8 +65,8 @@ class FinetuneOptions:
         max_minutes: stop (checkpointed, resumable) after this wall time; 0 = none.
         device: ``auto``, ``cpu`` or ``cuda``; threads: torch threads (0: torch's default); workers: data workers.
         unfused_fraction: multi-view: share of steps without fusion (default: 0.5 when the weights will run each
-            view alone, ``fuse`` false: on the Pose2Sim session lower held-out 3D than 0.2 in every seed measured;
-            0.2 when they will run fused).
+            view alone, ``fuse`` false: on the Pose2Sim session lower held-out 3D than 0.2 on the labels' boxes in
+            all five seeds measured and through the replay path on their mean; 0.2 when they will run fused).
         visible_only: train only on joints visible in each view.
         rotation: in-plane rotation of the training crops, degrees (each view on its own, with probability 0.6:
             ``clip(rotation * N(0, 1), +-2 rotation)``): a few dozen frame sets then teach limb angles they do not

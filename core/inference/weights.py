@@ -89,10 +89,15 @@ class Weights:
 
     @property
     def runs_fused(self) -> bool:
-        """Whether the views run fused by default: the file's own ``fuse`` (a fine-tuning run writes it; fine-tuned
-        on one session, weights read new poses better view by view, ``docs/FINETUNE.md``) or, without one, whether
-        its fusion layers were trained."""
-        return bool(self.meta.get("fuse", self.fusion_trained))
+        """Whether the views run fused by default (:func:`runs_fused`)."""
+        return runs_fused(self.meta)
+
+
+def runs_fused(meta: dict) -> bool:
+    """Whether weights with this metadata run their views fused by default: the file's own ``fuse`` (fine-tuning
+    runs write it, false unless asked: ``docs/FINETUNE.md``) or, without one, whether its fusion layers were
+    trained (``fusion_trained``)."""
+    return bool(meta.get("fuse", meta.get("fusion_trained", True)))
 
 
 def read_weights(path) -> Weights:
@@ -173,7 +178,6 @@ def load_demo_estimator(path=None, **estimator_options):
     config, data = read_weights_file(path)
     model = build_model(config, init=False)
     load_checkpoint(model, data["state_dict"])
-    meta = data.get("meta") or {}
-    if "fuse" not in estimator_options and not meta.get("fuse", meta.get("fusion_trained", True)):
+    if "fuse" not in estimator_options and not runs_fused(data.get("meta") or {}):
         estimator_options["fuse"] = False
     return PoseModelRunner(model.eval(), **estimator_options)
